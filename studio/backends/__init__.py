@@ -1,0 +1,31 @@
+"""Backend registry: names as stored in board.json and typed on the CLI -> implementations.
+
+Implementations are imported only when first asked for, so the app starts without loading
+torch or diffusers, and a machine without them still has the animatic backend.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import MappingProxyType
+from typing import Any
+
+from studio.backends.base import Backend, GenerationError
+
+BACKENDS = MappingProxyType({
+    "animatic": "studio.backends.animatic:AnimaticBackend",
+})
+"""Backend name -> "module:class". The class is built with keyword settings (device, model...)."""
+
+
+def backend_names() -> list[str]:
+    return list(BACKENDS)
+
+
+def create_backend(name: str, **settings: Any) -> Backend:
+    """Instantiate a backend by name; unknown names list the valid ones."""
+    if name not in BACKENDS:
+        raise GenerationError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)}")
+    module_name, _, class_name = BACKENDS[name].partition(":")
+    backend_class = getattr(importlib.import_module(module_name), class_name)
+    return backend_class(**settings)

@@ -1,0 +1,104 @@
+"""The one interface every generator implements, and the values that cross it.
+
+A backend turns a :class:`ShotRequest` (everything about one shot, already resolved: keyframe
+images decoded, sizes and frame counts fixed) into a :class:`Clip`. It never touches the project
+folder or the board file; services/render.py does that. This keeps a backend testable with plain
+arrays and lets the UI, the CLI and the HTTP API share one render path.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from studio.board import CameraMove, FrameRate
+
+ProgressCallback = Callable[[int, int, str], None]
+"""``progress(done, total, message)``: called by a backend as work advances (frames or steps)."""
+
+
+class GenerationError(RuntimeError):
+    """A backend could not make the clip; the message says why and what would work."""
+
+
+class GenerationCancelled(GenerationError):
+    """The job was cancelled through its cancel event; nothing is attached to the shot."""
+
+
+class OutOfMemory(GenerationError):
+    """The accelerator ran out of memory; the message names the memory profile to try."""
+
+
+@dataclass(frozen=True)
+class KeyframeImage:
+    """A keyframe decoded to RGB uint8 (H, W, 3), pinned to a frame index of the shot."""
+
+    role: str
+    frame: int
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class ShotRequest:
+    """Everything a backend needs to generate one shot, with no file paths left in it."""
+
+    shot_id: str
+    shot_number: int
+    """1-based position on the board, for slates and burn-ins."""
+    prompt: str
+    negative_prompt: str
+    num_frames: int
+    width: int
+    height: int
+    fps: FrameRate
+    seed: int
+    camera: tuple[CameraMove, ...]
+    keyframes: tuple[KeyframeImage, ...] = ()
+    previous_last_frame: np.ndarray | None = None
+    """For continuity: the previous shot's chosen take's last frame (RGB uint8)."""
+    title: str = ""
+    model: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    """Backend-specific settings (steps, guidance, strength, fit mode...), recorded in the take."""
+
+    def keyframe(self, role: str) -> KeyframeImage | None:
+        return next((k for k in self.keyframes if k.role == role), None)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Generated frames: uint8 array (T, H, W, 3) at ``fps``, plus what made them."""
+
+    frames: np.ndarray
+    fps: FrameRate
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """Settings actually used, notes about adjustments (frame count rounded, size snapped)."""
+
+    def __post_init__(self) -> None:
+        frames = self.frames
+        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+            raise GenerationError(
+                f"a clip must be uint8 frames shaped (T, H, W, 3), got {frames.dtype} {frames.shape}"
+            )
+
+
+class Backend(Protocol):
+    """A generator of shots. ``name`` is what board.json and the CLI call it."""
+
+    name: str
+
+    def generate(
+        self,
+        request: ShotRequest,
+        progress: ProgressCallback,
+        cancel: threading.Event,
+    ) -> Clip:
+        """Make exactly ``request.num_frames`` frames at ``request.width`` x ``request.height``.
+
+        Raise GenerationCancelled soon after ``cancel`` is set, GenerationError for anything the
+        user can fix (with a message saying how).
+        """
+        ...

@@ -1,0 +1,528 @@
+"""The board: the one vocabulary every layer of Previz Studio speaks.
+
+Plain frozen dataclasses plus validation. No UI, ML or file IO here: storage.py turns a board
+into a project folder, the exporters turn it into files, the UI turns widgets into it.
+
+Time is integer frames at the board's rational frame rate; seconds appear only at the edges.
+Edits return new objects (``dataclasses.replace`` underneath), so a half-applied edit can never
+leave a board in memory that differs from what was validated.
+
+Every validation failure raises :class:`BoardError`, whose message names the field path and the
+bad value, e.g. ``shots[2].duration: must be at least 1 frame, got 0``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import uuid
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Mapping
+
+SCHEMA_VERSION = 2
+"""Current board.json schema version; older versions are migrated by studio.migrations."""
+
+MOVES: tuple[str, ...] = (
+    "static",
+    "pan_left", "pan_right",
+    "tilt_up", "tilt_down",
+    "roll_cw", "roll_ccw",
+    "zoom_in", "zoom_out",
+    "dolly_in", "dolly_out",
+    "truck_left", "truck_right",
+    "pedestal_up", "pedestal_down",
+    "crane_up", "crane_down",
+    "orbit_left", "orbit_right",
+    "dolly_zoom",
+    "handheld",
+)
+EASINGS: tuple[str, ...] = ("linear", "ease_in", "ease_out", "ease_in_out")
+TRANSITIONS: tuple[str, ...] = ("cut", "cross_dissolve", "dip_to_black", "dip_to_white")
+"""How a shot begins. Only a cross-dissolve overlaps the previous shot; dips happen inside
+the two shots' own frames (half out of the outgoing shot, half into the incoming one)."""
+KEYFRAME_ROLES: tuple[str, ...] = ("first", "mid", "last")
+
+SEED_MAX = 2**32 - 1
+MAX_SHOT_SECONDS = 300
+"""A shot longer than five minutes is almost certainly a typo (frames typed as seconds)."""
+MIN_SIZE, MAX_SIZE = 16, 4096
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_URL_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+class BoardError(ValueError):
+    """A board, or a value meant for one, is invalid. The message names the field and value."""
+
+    def __init__(self, field_path: str, value: Any, problem: str) -> None:
+        self.field = field_path
+        self.value = value
+        self.problem = problem
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"{field_path}: {problem}, got {shown}")
+
+
+# --------------------------------------------------------------------------------------------
+# Field checks shared by the model and by its readers
+
+
+def check_int(field_path: str, value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BoardError(field_path, value, "must be a whole number")
+    if minimum is not None and value < minimum:
+        raise BoardError(field_path, value, f"must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise BoardError(field_path, value, f"must be at most {maximum}")
+    return value
+
+
+def check_seed(field_path: str, value: Any) -> int:
+    return check_int(field_path, value, minimum=0, maximum=SEED_MAX)
+
+
+def check_bool(field_path: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise BoardError(field_path, value, "must be true or false")
+    return value
+
+
+def check_text(field_path: str, value: Any, max_length: int = 20_000) -> str:
+    if not isinstance(value, str):
+        raise BoardError(field_path, value, "must be text")
+    if len(value) > max_length:
+        raise BoardError(field_path, value, f"must be at most {max_length} characters")
+    return value
+
+
+def check_choice(field_path: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise BoardError(field_path, value, f"must be one of {', '.join(choices)}")
+    return value
+
+
+def check_id(field_path: str, value: Any) -> str:
+    if not isinstance(value, str) or not _ID_PATTERN.match(value):
+        raise BoardError(field_path, value, "must be 1-64 letters, digits, '_' or '-'")
+    return value
+
+
+def check_relative_path(field_path: str, value: Any) -> str:
+    """A path stored in board.json: relative, inside the project, never a URL.
+
+    This is the textual check; storage.py also resolves symlinks against the real folder.
+    """
+    if not isinstance(value, str) or not value:
+        raise BoardError(field_path, value, "must be a non-empty relative path")
+    if "\x00" in value or "\\" in value:
+        raise BoardError(field_path, value, "must use '/' separators and no control characters")
+    if _URL_PATTERN.match(value):
+        raise BoardError(field_path, value, "must be a file inside the project, not a URL or drive path")
+    if value.startswith("/") or value.startswith("~"):
+        raise BoardError(field_path, value, "must be relative to the project folder, not absolute")
+    parts = value.split("/")
+    if any(part in ("..", "") for part in parts) or parts[0] == ".":
+        raise BoardError(field_path, value, "must stay inside the project folder (no '..' or empty parts)")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Small value types
+
+
+@dataclass(frozen=True)
+class FrameRate:
+    """An exact frame rate ``num/den`` (24, 25, 30000/1001...). Never a float internally."""
+
+    num: int
+    den: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.num, bool) or not isinstance(self.num, int) or self.num <= 0:
+            raise BoardError("fps", self.num, "numerator must be a positive integer")
+        if isinstance(self.den, bool) or not isinstance(self.den, int) or self.den <= 0:
+            raise BoardError("fps", self.den, "denominator must be a positive integer")
+        reduced = Fraction(self.num, self.den)
+        if reduced.numerator != self.num or reduced.denominator != self.den:
+            object.__setattr__(self, "num", reduced.numerator)
+            object.__setattr__(self, "den", reduced.denominator)
+        if not 1 <= self.num / self.den <= 240:
+            raise BoardError("fps", str(self), "must be between 1 and 240 frames per second")
+
+    @classmethod
+    def parse(cls, value: Any, field_path: str = "fps") -> "FrameRate":
+        """Accept 24, "24", "30000/1001", 23.976 (snapped to the NTSC rate) or a FrameRate."""
+        if isinstance(value, FrameRate):
+            return value
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            if isinstance(value, int):
+                return cls(value)
+            if isinstance(value, float):
+                if not math.isfinite(value):
+                    raise ValueError
+                for ntsc in (24, 30, 60):
+                    if abs(value - ntsc * 1000 / 1001) < 0.01:
+                        return cls(ntsc * 1000, 1001)
+                fraction = Fraction(value).limit_denominator(1001)
+                return cls(fraction.numerator, fraction.denominator)
+            if isinstance(value, str):
+                text = value.strip()
+                if "/" in text:
+                    num, den = text.split("/", 1)
+                    return cls(int(num), int(den))
+                if re.fullmatch(r"\d+", text):
+                    return cls(int(text))
+                return cls.parse(float(text), field_path)
+        except BoardError as error:
+            raise BoardError(field_path, value, error.problem) from None
+        except (TypeError, ValueError, ZeroDivisionError):
+            pass
+        raise BoardError(field_path, value, "must be a frame rate such as 24 or 30000/1001")
+
+    @property
+    def fraction(self) -> Fraction:
+        return Fraction(self.num, self.den)
+
+    def __float__(self) -> float:
+        return self.num / self.den
+
+    def __str__(self) -> str:
+        return str(self.num) if self.den == 1 else f"{self.num}/{self.den}"
+
+    def frames_to_seconds(self, frames: int) -> float:
+        """For labels and ffmpeg arguments only: exact rational, rounded once at the edge."""
+        return float(Fraction(frames) / self.fraction)
+
+    def seconds_to_frames(self, seconds: float) -> int:
+        """Nearest whole frame to a duration given in seconds (UI input)."""
+        return int(round(Fraction(seconds).limit_denominator(10**6) * self.fraction))
+
+    def timecode(self, frames: int) -> str:
+        """SMPTE-style HH:MM:SS:FF (non-drop; nominal rate rounded up for NTSC rates)."""
+        nominal = math.ceil(self.num / self.den)
+        sign = "-" if frames < 0 else ""
+        frames = abs(frames)
+        ff = frames % nominal
+        total_seconds = frames // nominal
+        return f"{sign}{total_seconds // 3600:02d}:{total_seconds // 60 % 60:02d}:{total_seconds % 60:02d}:{ff:02d}"
+
+
+@dataclass(frozen=True)
+class CameraMove:
+    """One camera move; a shot's camera is a tuple of these, applied together."""
+
+    move: str = "static"
+    intensity: float = 0.5
+    easing: str = "ease_in_out"
+
+    def __post_init__(self) -> None:
+        check_choice("move", self.move, MOVES)
+        check_choice("easing", self.easing, EASINGS)
+        if isinstance(self.intensity, bool) or not isinstance(self.intensity, (int, float)):
+            raise BoardError("intensity", self.intensity, "must be a number from 0 to 1")
+        if not (math.isfinite(self.intensity) and 0.0 <= self.intensity <= 1.0):
+            raise BoardError("intensity", self.intensity, "must be from 0 to 1")
+        object.__setattr__(self, "intensity", float(self.intensity))
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """An image pinned to a frame of the shot: the first frame, the last, or one mid-shot."""
+
+    role: str
+    path: str
+    frame: int = 0
+    """Frame index inside the shot; for "first" always 0, for "last" resolved to duration-1."""
+
+    def __post_init__(self) -> None:
+        check_choice("role", self.role, KEYFRAME_ROLES)
+        check_relative_path("path", self.path)
+        check_int("frame", self.frame, minimum=0)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """How a shot begins: a cut, or a transition of ``length`` frames from the previous shot."""
+
+    kind: str = "cut"
+    length: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, TRANSITIONS)
+        check_int("length", self.length, minimum=0)
+        if self.kind == "cut" and self.length:
+            object.__setattr__(self, "length", 0)
+        if self.kind != "cut" and self.length == 0:
+            raise BoardError("length", self.length, f"a {self.kind} needs at least 1 frame")
+
+    @property
+    def overlap(self) -> int:
+        """Frames shared with the previous shot (only a cross-dissolve overlaps)."""
+        return self.length if self.kind == "cross_dissolve" else 0
+
+
+@dataclass(frozen=True)
+class Take:
+    """One generated clip of a shot. Its video and JSON sidecar live under ``takes/``."""
+
+    id: str
+    path: str
+    seed: int
+    backend: str
+    model: str | None = None
+    frames: int = 0
+    created: str = ""
+    """ISO 8601 UTC time the take was made."""
+
+    def __post_init__(self) -> None:
+        check_id("id", self.id)
+        check_relative_path("path", self.path)
+        check_seed("seed", self.seed)
+        check_int("frames", self.frames, minimum=0)
+
+    @property
+    def sidecar_path(self) -> str:
+        """The JSON file next to the video that records everything that made the take."""
+        stem, _, _ = self.path.rpartition(".")
+        return f"{stem or self.path}.json"
+
+
+@dataclass(frozen=True)
+class AudioTrack:
+    """A scratch track or voice-over laid under the picture from frame ``offset``."""
+
+    path: str
+    offset: int = 0
+    fade_out: int = 0
+
+    def __post_init__(self) -> None:
+        check_relative_path("path", self.path)
+        check_int("offset", self.offset, minimum=0)
+        check_int("fade_out", self.fade_out, minimum=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Shot and Board
+
+
+def new_id(prefix: str) -> str:
+    """A short random id, stable once stored (shots and takes keep theirs forever)."""
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One shot card."""
+
+    id: str
+    title: str = ""
+    prompt: str = ""
+    negative_prompt: str = ""
+    duration: int = 48
+    """Frames at the board's fps, as generated (trims shorten what the timeline shows)."""
+    camera: tuple[CameraMove, ...] = (CameraMove(),)
+    seed: int = 0
+    seed_locked: bool = True
+    keyframes: tuple[Keyframe, ...] = ()
+    continuity: bool = False
+    """Start from the previous shot's chosen take's last frame."""
+    notes: str = ""
+    dialogue: str = ""
+    transition: Transition = Transition()
+    trim_in: int = 0
+    trim_out: int = 0
+    takes: tuple[Take, ...] = ()
+    chosen_take: str | None = None
+    backend: str | None = None
+    """Overrides the board's default backend for this shot; None means the board's."""
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=True)
+    """Fields written by a newer or other tool: kept untouched so they survive load/save."""
+
+    def __post_init__(self) -> None:
+        check_id("id", self.id)
+        for name in ("title", "prompt", "negative_prompt", "notes", "dialogue"):
+            check_text(name, getattr(self, name))
+        check_int("duration", self.duration, minimum=1)
+        check_seed("seed", self.seed)
+        check_bool("seed_locked", self.seed_locked)
+        check_bool("continuity", self.continuity)
+        object.__setattr__(self, "camera", tuple(self.camera))
+        object.__setattr__(self, "keyframes", tuple(self.keyframes))
+        object.__setattr__(self, "takes", tuple(self.takes))
+        if not self.camera:
+            object.__setattr__(self, "camera", (CameraMove(),))
+        check_int("trim_in", self.trim_in, minimum=0)
+        check_int("trim_out", self.trim_out, minimum=0)
+        if self.trim_in + self.trim_out >= self.duration:
+            raise BoardError(
+                "trim_in", (self.trim_in, self.trim_out),
+                f"trims leave no frames of a {self.duration}-frame shot",
+            )
+        roles = [k.role for k in self.keyframes]
+        for role in ("first", "last"):
+            if roles.count(role) > 1:
+                raise BoardError("keyframes", role, "only one keyframe per role first/last")
+        for keyframe in self.keyframes:
+            if keyframe.frame >= self.duration:
+                raise BoardError(
+                    "keyframes", keyframe.frame,
+                    f"must be inside the shot (0..{self.duration - 1})",
+                )
+        take_ids = [t.id for t in self.takes]
+        if len(set(take_ids)) != len(take_ids):
+            raise BoardError("takes", take_ids, "take ids must be unique")
+        if self.chosen_take is not None and self.chosen_take not in take_ids:
+            raise BoardError("chosen_take", self.chosen_take, "must be the id of one of the shot's takes")
+        if self.backend is not None:
+            check_text("backend", self.backend)
+        object.__setattr__(self, "extra", dict(self.extra))
+
+    # -- derived --------------------------------------------------------------------------
+    @property
+    def edit_duration(self) -> int:
+        """Frames this shot occupies in the edit, after trims."""
+        return self.duration - self.trim_in - self.trim_out
+
+    def keyframe(self, role: str) -> Keyframe | None:
+        return next((k for k in self.keyframes if k.role == role), None)
+
+    def chosen(self) -> Take | None:
+        return next((t for t in self.takes if t.id == self.chosen_take), None)
+
+    def camera_label(self) -> str:
+        """e.g. "pan_left 0.6 ease_in_out + handheld 0.2"."""
+        return " + ".join(f"{m.move} {m.intensity:g} {m.easing}" for m in self.camera)
+
+    # -- edits (return new shots) --------------------------------------------------------
+    def replace(self, **changes: Any) -> "Shot":
+        return dataclasses.replace(self, **changes)
+
+    def with_take(self, take: Take, choose: bool = True) -> "Shot":
+        return self.replace(takes=self.takes + (take,), chosen_take=take.id if choose else self.chosen_take)
+
+    def without_take(self, take_id: str) -> "Shot":
+        takes = tuple(t for t in self.takes if t.id != take_id)
+        if len(takes) == len(self.takes):
+            raise BoardError("takes", take_id, f"shot {self.id} has no such take")
+        chosen = self.chosen_take
+        if chosen == take_id:
+            chosen = takes[-1].id if takes else None
+        return self.replace(takes=takes, chosen_take=chosen)
+
+
+@dataclass(frozen=True)
+class Board:
+    """A film laid out as shot cards, plus the settings every shot shares."""
+
+    title: str = "Untitled board"
+    fps: FrameRate = FrameRate(24)
+    width: int = 832
+    height: int = 480
+    default_backend: str = "animatic"
+    default_model: str | None = None
+    memory_profile: str = "none"
+    shots: tuple[Shot, ...] = ()
+    fade_in: int = 0
+    fade_out: int = 0
+    audio: AudioTrack | None = None
+    schema_version: int = SCHEMA_VERSION
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_text("title", self.title)
+        if not isinstance(self.fps, FrameRate):
+            object.__setattr__(self, "fps", FrameRate.parse(self.fps))
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            check_int(name, value, minimum=MIN_SIZE)
+            if value > MAX_SIZE or value % 2:
+                raise BoardError(name, value, f"must be an even number of pixels from {MIN_SIZE} to {MAX_SIZE}")
+        check_text("default_backend", self.default_backend)
+        check_int("fade_in", self.fade_in, minimum=0)
+        check_int("fade_out", self.fade_out, minimum=0)
+        check_int("schema_version", self.schema_version, minimum=1)
+        if self.schema_version != SCHEMA_VERSION:
+            raise BoardError("schema_version", self.schema_version, f"a Board in memory is always version {SCHEMA_VERSION}")
+        object.__setattr__(self, "shots", tuple(self.shots))
+        object.__setattr__(self, "extra", dict(self.extra))
+        ids = [s.id for s in self.shots]
+        if len(set(ids)) != len(ids):
+            duplicate = next(i for i in ids if ids.count(i) > 1)
+            raise BoardError("shots", duplicate, "duplicate shot id")
+        limit = self.fps.seconds_to_frames(MAX_SHOT_SECONDS)
+        for index, shot in enumerate(self.shots):
+            if shot.duration > limit:
+                raise BoardError(
+                    f"shots[{index}].duration", shot.duration,
+                    f"must be at most {MAX_SHOT_SECONDS} s ({limit} frames at {self.fps} fps)",
+                )
+            if index == 0 and shot.transition.overlap:
+                raise BoardError(f"shots[{index}].transition", shot.transition.kind, "the first shot has nothing to dissolve from")
+            if index > 0:
+                previous = self.shots[index - 1]
+                if shot.transition.overlap > min(previous.edit_duration, shot.edit_duration):
+                    raise BoardError(
+                        f"shots[{index}].transition.length", shot.transition.length,
+                        "a cross-dissolve cannot be longer than either shot it joins",
+                    )
+
+    # -- lookups and derived values ------------------------------------------------------
+    def shot(self, shot_id: str) -> Shot:
+        for shot in self.shots:
+            if shot.id == shot_id:
+                return shot
+        raise BoardError("shot id", shot_id, f"no such shot; ids are {[s.id for s in self.shots]}")
+
+    def index_of(self, shot_id: str) -> int:
+        return self.shots.index(self.shot(shot_id))
+
+    def shot_start_frames(self) -> list[int]:
+        """Frame on the timeline where each shot starts (cross-dissolves overlap)."""
+        starts, position = [], 0
+        for shot in self.shots:
+            position -= shot.transition.overlap
+            starts.append(position)
+            position += shot.edit_duration
+        return starts
+
+    @property
+    def total_frames(self) -> int:
+        """Exact running time: the shots' edit durations minus the cross-dissolve overlaps."""
+        return sum(s.edit_duration - s.transition.overlap for s in self.shots)
+
+    def backend_for(self, shot: Shot) -> str:
+        return shot.backend or self.default_backend
+
+    # -- edits (return new boards) -------------------------------------------------------
+    def replace(self, **changes: Any) -> "Board":
+        return dataclasses.replace(self, **changes)
+
+    def with_shot(self, shot: Shot) -> "Board":
+        """Replace the shot with the same id."""
+        index = self.index_of(shot.id)
+        return self.replace(shots=self.shots[:index] + (shot,) + self.shots[index + 1:])
+
+    def add_shot(self, shot: Shot, index: int | None = None) -> "Board":
+        index = len(self.shots) if index is None else max(0, min(index, len(self.shots)))
+        return self.replace(shots=self.shots[:index] + (shot,) + self.shots[index:])
+
+    def remove_shot(self, shot_id: str) -> "Board":
+        index = self.index_of(shot_id)
+        shots = self.shots[:index] + self.shots[index + 1:]
+        if index == 0 and shots and shots[0].transition.overlap:
+            shots = (shots[0].replace(transition=Transition()),) + shots[1:]
+        return self.replace(shots=shots)
+
+    def move_shot(self, shot_id: str, delta: int) -> "Board":
+        """Move a shot ``delta`` places (clamped to the ends of the board)."""
+        index = self.index_of(shot_id)
+        target = max(0, min(len(self.shots) - 1, index + delta))
+        shots = list(self.shots)
+        shots.insert(target, shots.pop(index))
+        if shots and shots[0].transition.overlap:
+            shots[0] = shots[0].replace(transition=Transition())
+        return self.replace(shots=tuple(shots))

@@ -1,0 +1,209 @@
+"""Board <-> plain JSON-able dict, for the current schema version. Pure: no file IO.
+
+Unknown keys are kept in each object's ``extra`` and written back unchanged, so a board saved by
+a newer tool (or edited by hand) loses nothing when this version opens and saves it.
+Errors are :class:`~studio.board.BoardError` with the full field path (``shots[2].seed``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+from studio.board import (
+    SCHEMA_VERSION,
+    AudioTrack,
+    Board,
+    BoardError,
+    CameraMove,
+    FrameRate,
+    Keyframe,
+    Shot,
+    Take,
+    Transition,
+)
+
+T = TypeVar("T")
+
+_SHOT_FIELDS = (
+    "id", "title", "prompt", "negative_prompt", "duration", "camera", "seed", "seed_locked",
+    "keyframes", "continuity", "notes", "dialogue", "transition", "trim_in", "trim_out",
+    "takes", "chosen_take", "backend",
+)
+_BOARD_FIELDS = (
+    "schema_version", "title", "fps", "width", "height", "default_backend", "default_model",
+    "memory_profile", "shots", "fade_in", "fade_out", "audio",
+)
+
+
+def board_to_dict(board: Board) -> dict[str, Any]:
+    """The board as board.json content (current schema), unknown fields included."""
+    data: dict[str, Any] = dict(board.extra)
+    data.update(
+        schema_version=SCHEMA_VERSION,
+        title=board.title,
+        fps=str(board.fps),
+        width=board.width,
+        height=board.height,
+        default_backend=board.default_backend,
+        default_model=board.default_model,
+        memory_profile=board.memory_profile,
+        fade_in=board.fade_in,
+        fade_out=board.fade_out,
+        audio=None if board.audio is None else {
+            "path": board.audio.path, "offset": board.audio.offset, "fade_out": board.audio.fade_out,
+        },
+        shots=[shot_to_dict(shot) for shot in board.shots],
+    )
+    return data
+
+
+def shot_to_dict(shot: Shot) -> dict[str, Any]:
+    data: dict[str, Any] = dict(shot.extra)
+    data.update(
+        id=shot.id,
+        title=shot.title,
+        prompt=shot.prompt,
+        negative_prompt=shot.negative_prompt,
+        duration=shot.duration,
+        camera=[{"move": m.move, "intensity": m.intensity, "easing": m.easing} for m in shot.camera],
+        seed=shot.seed,
+        seed_locked=shot.seed_locked,
+        keyframes=[{"role": k.role, "path": k.path, "frame": k.frame} for k in shot.keyframes],
+        continuity=shot.continuity,
+        notes=shot.notes,
+        dialogue=shot.dialogue,
+        transition={"kind": shot.transition.kind, "length": shot.transition.length},
+        trim_in=shot.trim_in,
+        trim_out=shot.trim_out,
+        takes=[
+            {
+                "id": t.id, "path": t.path, "seed": t.seed, "backend": t.backend,
+                "model": t.model, "frames": t.frames, "created": t.created,
+            }
+            for t in shot.takes
+        ],
+        chosen_take=shot.chosen_take,
+        backend=shot.backend,
+    )
+    return data
+
+
+def board_from_dict(data: Any) -> Board:
+    """Build and validate a Board from current-schema data (run migrations first)."""
+    obj = _mapping(data, "board")
+    version = obj.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise BoardError("schema_version", version, f"this reader takes version {SCHEMA_VERSION}")
+    shots_data = obj.get("shots", [])
+    if not isinstance(shots_data, list):
+        raise BoardError("shots", shots_data, "must be a list of shots")
+    shots = tuple(
+        _within(f"shots[{index}]", lambda item=item: shot_from_dict(item))
+        for index, item in enumerate(shots_data)
+    )
+    audio_data = obj.get("audio")
+    audio = None
+    if audio_data is not None:
+        audio_obj = _mapping(audio_data, "audio")
+        audio = _within("audio", lambda: AudioTrack(
+            path=audio_obj.get("path"),
+            offset=audio_obj.get("offset", 0),
+            fade_out=audio_obj.get("fade_out", 0),
+        ))
+    extra = {k: v for k, v in obj.items() if k not in _BOARD_FIELDS}
+    return Board(
+        title=obj.get("title", "Untitled board"),
+        fps=FrameRate.parse(obj.get("fps", 24)),
+        width=obj.get("width", 832),
+        height=obj.get("height", 480),
+        default_backend=obj.get("default_backend", "animatic"),
+        default_model=_optional_text(obj.get("default_model"), "default_model"),
+        memory_profile=obj.get("memory_profile", "none"),
+        shots=shots,
+        fade_in=obj.get("fade_in", 0),
+        fade_out=obj.get("fade_out", 0),
+        audio=audio,
+        extra=extra,
+    )
+
+
+def shot_from_dict(data: Any) -> Shot:
+    obj = _mapping(data, "shot")
+    if "id" not in obj:
+        raise BoardError("id", None, "every shot needs an id")
+    camera = tuple(
+        _within(f"camera[{i}]", lambda m=m: CameraMove(**_fields(m, "camera move", ("move", "intensity", "easing"))))
+        for i, m in enumerate(_list(obj.get("camera", []), "camera"))
+    )
+    keyframes = tuple(
+        _within(f"keyframes[{i}]", lambda k=k: Keyframe(**_fields(k, "keyframe", ("role", "path", "frame"))))
+        for i, k in enumerate(_list(obj.get("keyframes", []), "keyframes"))
+    )
+    takes = tuple(
+        _within(
+            f"takes[{i}]",
+            lambda t=t: Take(**_fields(t, "take", ("id", "path", "seed", "backend", "model", "frames", "created"))),
+        )
+        for i, t in enumerate(_list(obj.get("takes", []), "takes"))
+    )
+    transition_data = obj.get("transition") or {"kind": "cut", "length": 0}
+    transition = _within("transition", lambda: Transition(**_fields(transition_data, "transition", ("kind", "length"))))
+    extra = {k: v for k, v in obj.items() if k not in _SHOT_FIELDS}
+    return Shot(
+        id=obj["id"],
+        title=obj.get("title", ""),
+        prompt=obj.get("prompt", ""),
+        negative_prompt=obj.get("negative_prompt", ""),
+        duration=obj.get("duration", 48),
+        camera=camera,
+        seed=obj.get("seed", 0),
+        seed_locked=obj.get("seed_locked", True),
+        keyframes=keyframes,
+        continuity=obj.get("continuity", False),
+        notes=obj.get("notes", ""),
+        dialogue=obj.get("dialogue", ""),
+        transition=transition,
+        trim_in=obj.get("trim_in", 0),
+        trim_out=obj.get("trim_out", 0),
+        takes=takes,
+        chosen_take=obj.get("chosen_take"),
+        backend=_optional_text(obj.get("backend"), "backend"),
+        extra=extra,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _within(prefix: str, build: Callable[[], T]) -> T:
+    """Run ``build`` and prefix the field path of any BoardError it raises."""
+    try:
+        return build()
+    except BoardError as error:
+        path = f"{prefix}.{error.field}" if prefix else error.field
+        raise BoardError(path, error.value, error.problem) from None
+    except TypeError as error:  # a dataclass was called without a required field
+        raise BoardError(prefix or "board", None, f"missing a required field ({error})") from None
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BoardError(what, value, "must be a JSON object")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise BoardError(what, value, "must be a list")
+    return value
+
+
+def _fields(value: Any, what: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    obj = _mapping(value, what)
+    return {k: v for k, v in obj.items() if k in allowed}
+
+
+def _optional_text(value: Any, field_path: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise BoardError(field_path, value, "must be text or null")
+    return value
