@@ -1,0 +1,81 @@
+"""board.json schema migrations: pure ``dict -> dict`` functions, one per version step.
+
+Each step takes a board of version N and returns version N+1, touching nothing else, so a board
+written by any earlier release opens today. Every step has a fixture in tests/fixtures.
+
+History:
+- 1: the draft format. Durations in (float) seconds as ``duration_seconds``, one camera move per
+  shot as ``camera: {"move", "intensity", "easing"}`` (or a bare move name), fps a number.
+- 2: durations in integer frames (``duration``), ``camera`` a list of moves, fps a rational
+  string such as "24" or "30000/1001".
+"""
+
+from __future__ import annotations
+
+import copy
+from fractions import Fraction
+from types import MappingProxyType
+from typing import Any, Callable
+
+from studio.board import SCHEMA_VERSION
+
+
+class MigrationError(ValueError):
+    """board.json cannot be brought to the current schema; the message says why."""
+
+
+def _v1_to_v2(board: dict[str, Any]) -> dict[str, Any]:
+    fps_value = board.get("fps", 24)
+    try:
+        fps = Fraction(str(fps_value)).limit_denominator(1001)
+    except (ValueError, ZeroDivisionError):
+        raise MigrationError(f"fps: version-1 boards store a number, got {fps_value!r}") from None
+    if fps <= 0:
+        raise MigrationError(f"fps: must be positive, got {fps_value!r}")
+    if abs(float(fps) - 24000 / 1001) < 0.01:
+        fps = Fraction(24000, 1001)
+    elif abs(float(fps) - 30000 / 1001) < 0.01:
+        fps = Fraction(30000, 1001)
+    shots = []
+    for index, shot in enumerate(board.get("shots", [])):
+        if not isinstance(shot, dict):
+            raise MigrationError(f"shots[{index}]: must be an object, got {shot!r}")
+        shot = dict(shot)
+        seconds = shot.pop("duration_seconds", 2.0)
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise MigrationError(f"shots[{index}].duration_seconds: must be a number, got {seconds!r}")
+        shot["duration"] = int(round(Fraction(seconds).limit_denominator(10**6) * fps))
+        camera = shot.get("camera", "static")
+        if isinstance(camera, str):
+            camera = {"move": camera}
+        shot["camera"] = [camera] if isinstance(camera, dict) else camera
+        shots.append(shot)
+    migrated = dict(board)
+    migrated["shots"] = shots
+    migrated["fps"] = str(fps.numerator) if fps.denominator == 1 else f"{fps.numerator}/{fps.denominator}"
+    migrated["schema_version"] = 2
+    return migrated
+
+
+MIGRATIONS: MappingProxyType[int, Callable[[dict[str, Any]], dict[str, Any]]] = MappingProxyType({
+    1: _v1_to_v2,
+})
+"""version N -> the function that turns a version-N board into version N+1."""
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring board data of any known version to SCHEMA_VERSION (the input is not modified)."""
+    version = data.get("schema_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise MigrationError(f"schema_version: must be a whole number, got {version!r}")
+    if version > SCHEMA_VERSION:
+        raise MigrationError(
+            f"schema_version: this board was written by a newer Previz Studio (schema {version}); "
+            f"this version reads schemas 1 to {SCHEMA_VERSION}. Upgrade to open it."
+        )
+    if version < 1:
+        raise MigrationError(f"schema_version: must be at least 1, got {version}")
+    data = copy.deepcopy(data)
+    while data["schema_version"] < SCHEMA_VERSION:
+        data = MIGRATIONS[data["schema_version"]](data)
+    return data

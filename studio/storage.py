@@ -1,0 +1,315 @@
+"""The project folder on disk: what users back up and share.
+
+```
+my-film/
+  board.json      the board (schema_version; unknown fields survive load/save)
+  keyframes/      uploaded images, renamed by content hash
+  audio/          uploaded scratch tracks, renamed by content hash
+  takes/          <shot id>/<take id>.mp4 + .json sidecar
+  exports/        animatic.mp4, board.otio, board.edl, ...
+  .backups/       the last BACKUPS_KEPT saved versions of board.json (for recover())
+```
+
+Guarantees: a save is atomic (temp file in the same folder, fsync, ``os.replace``), so a crash at
+any instant leaves either the old or the new board.json, never a torn one; every path stored in
+the board resolves inside the folder (no ``..``, absolute paths, URLs, or symlinks out); a bad
+board.json raises a :class:`ProjectError` and nothing is half-loaded or overwritten.
+Edits from several threads or processes go through :meth:`Project.update`, which holds an
+advisory file lock for the whole load-modify-save, so concurrent jobs never drop each other's edits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from studio.board import Board, BoardError, check_relative_path
+from studio.board_codec import board_from_dict, board_to_dict
+from studio.migrations import MigrationError, migrate
+
+BOARD_FILE = "board.json"
+BACKUP_DIR = ".backups"
+LOCK_FILE = ".previz.lock"
+BACKUPS_KEPT = 10
+MAX_BOARD_BYTES = 20 * 1024 * 1024
+"""A board of a thousand shots is well under 5 MB; anything past this is not a board."""
+MAX_JSON_DEPTH = 64
+
+
+class ProjectError(Exception):
+    """The project folder or its board.json cannot be used; the message names the problem."""
+
+
+class CorruptBoardError(ProjectError):
+    """board.json is unreadable, not JSON, too large or not a board. See Project.recover()."""
+
+
+class FutureSchemaError(ProjectError):
+    """board.json was written by a newer version of the app."""
+
+
+class InvalidBoardError(ProjectError):
+    """board.json parses but a value is invalid; ``field`` names it."""
+
+    def __init__(self, error: BoardError) -> None:
+        super().__init__(f"board.json: {error}")
+        self.field = error.field
+
+
+class UnsafePathError(ProjectError):
+    """A path in the project would leave the project folder."""
+
+
+class Project:
+    """One project folder. Holds no board in memory: the file on disk is the truth."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).absolute()
+
+    # -- creating and opening ------------------------------------------------------------
+    @classmethod
+    def create(cls, root: Path, board: Board | None = None) -> "Project":
+        """Make a new project folder (which must not exist yet, or be empty)."""
+        root = Path(root)
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise ProjectError(f"{root}: already exists and is not an empty folder")
+        project = cls(root)
+        for folder in (project.root, project.keyframes_dir, project.takes_dir, project.exports_dir,
+                       project.audio_dir, project.backups_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        project.save(board or Board())
+        return project
+
+    @classmethod
+    def open(cls, root: Path) -> "Project":
+        """Open an existing project folder (checks it is one; load() reads the board)."""
+        project = cls(root)
+        if not project.board_path.is_file():
+            raise ProjectError(f"{root}: not a Previz Studio project (no {BOARD_FILE})")
+        return project
+
+    # -- layout --------------------------------------------------------------------------
+    @property
+    def board_path(self) -> Path:
+        return self.root / BOARD_FILE
+
+    @property
+    def keyframes_dir(self) -> Path:
+        return self.root / "keyframes"
+
+    @property
+    def takes_dir(self) -> Path:
+        return self.root / "takes"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.root / "audio"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.root / BACKUP_DIR
+
+    # -- reading -------------------------------------------------------------------------
+    def load(self) -> Board:
+        """Read, migrate and validate board.json; raises a ProjectError subclass if it can't."""
+        return self._load_file(self.board_path)
+
+    def _load_file(self, path: Path) -> Board:
+        data = read_board_json(path)
+        try:
+            board = board_from_dict(migrate(data))
+        except MigrationError as error:
+            if "newer Previz Studio" in str(error):
+                raise FutureSchemaError(f"{path.name}: {error}") from None
+            raise CorruptBoardError(f"{path.name}: {error}") from None
+        except BoardError as error:
+            raise InvalidBoardError(error) from None
+        self.check_paths(board)
+        return board
+
+    def check_paths(self, board: Board) -> None:
+        """Every file the board names must resolve inside the folder (symlinks included)."""
+        for index, shot in enumerate(board.shots):
+            for keyframe in shot.keyframes:
+                self.resolve(keyframe.path, f"shots[{index}].keyframes")
+            for take in shot.takes:
+                self.resolve(take.path, f"shots[{index}].takes")
+        if board.audio is not None:
+            self.resolve(board.audio.path, "audio.path")
+
+    def resolve(self, relative: str, field_path: str = "path") -> Path:
+        """Absolute path of a project-relative path, refused if it would leave the folder."""
+        try:
+            check_relative_path(field_path, relative)
+        except BoardError as error:
+            raise UnsafePathError(str(error)) from None
+        candidate = self.root / relative
+        real_root = self.root.resolve()
+        if not candidate.resolve().is_relative_to(real_root):
+            raise UnsafePathError(f"{field_path}: {relative!r} resolves outside the project folder")
+        return candidate
+
+    def relative(self, path: Path) -> str:
+        """The project-relative form of an absolute path inside the folder."""
+        try:
+            return Path(path).absolute().relative_to(self.root).as_posix()
+        except ValueError:
+            raise UnsafePathError(f"{path} is not inside the project folder {self.root}") from None
+
+    # -- writing -------------------------------------------------------------------------
+    def save(self, board: Board) -> None:
+        """Atomically replace board.json; the last BACKUPS_KEPT saved versions stay in .backups/."""
+        payload = (json.dumps(board_to_dict(board), indent=2, ensure_ascii=False) + "\n").encode()
+        self.check_paths(board)
+        if self.board_path.exists() and self.board_path.read_bytes() == payload:
+            return
+        write_atomic(self.board_path, payload)
+        self._backup(payload)
+
+    def update(self, edit: Callable[[Board], Board]) -> Board:
+        """Load, apply ``edit``, save, under the project lock; returns the saved board.
+
+        Use for every change, so two jobs finishing at once both land.
+        """
+        with self.locked():
+            board = self.load()
+            changed = edit(board)
+            if changed != board:
+                self.save(changed)
+            return changed
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """An exclusive advisory lock on the project (between threads and processes alike)."""
+        with open(self.root / LOCK_FILE, "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _backup(self, content: bytes) -> None:
+        self.backups_dir.mkdir(exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        name = f"board-{stamp}-{time.time_ns() % 10**9:09d}.json"
+        write_atomic(self.backups_dir / name, content)
+        for old in self.backups()[BACKUPS_KEPT:]:
+            old.unlink(missing_ok=True)
+
+    def backups(self) -> list[Path]:
+        """Backup files, newest first."""
+        if not self.backups_dir.is_dir():
+            return []
+        return sorted(self.backups_dir.glob("board-*.json"), key=lambda p: p.name, reverse=True)
+
+    def recover(self) -> tuple[Board, Path]:
+        """Restore the newest backup that loads; the bad board.json is kept beside it.
+
+        Returns the recovered board and the backup it came from.
+        """
+        with self.locked():
+            for backup in self.backups():
+                try:
+                    board = self._load_file(backup)
+                except ProjectError:
+                    continue
+                if self.board_path.exists():
+                    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+                    os.replace(self.board_path, self.root / f"{BOARD_FILE}.broken-{stamp}")
+                write_atomic(self.board_path, backup.read_bytes())
+                return board, backup
+        raise ProjectError(f"{self.root}: no backup of {BOARD_FILE} could be loaded")
+
+    def import_keyframe(self, data: bytes, suffix_hint: str = "") -> str:
+        """Validate an uploaded image and store it as keyframes/<hash>.png; returns that path.
+
+        The image is decoded (bombs, truncated and non-image files refused) and re-encoded as
+        PNG, so nothing but pixels from the upload ever lands in the project.
+        """
+        from studio.images import load_rgb  # local: keeps Pillow out of plain board loading
+        from PIL import Image
+
+        pixels = load_rgb(data)
+        digest = hashlib.sha256(data).hexdigest()[:32]
+        target = self.keyframes_dir / f"{digest}.png"
+        if not target.exists():
+            self.keyframes_dir.mkdir(exist_ok=True)
+            partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            try:
+                Image.fromarray(pixels).save(partial, format="PNG")
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
+        return self.relative(target)
+
+
+def read_board_json(path: Path) -> dict[str, Any]:
+    """Parse a board file defensively: size cap, UTF-8, JSON object, bounded nesting."""
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise CorruptBoardError(f"{path.name}: cannot be read ({error.strerror})") from None
+    if size > MAX_BOARD_BYTES:
+        raise CorruptBoardError(
+            f"{path.name}: {size / 2**20:.0f} MB is larger than the {MAX_BOARD_BYTES // 2**20} MB "
+            "a board may be; it is not a board file"
+        )
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CorruptBoardError(f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CorruptBoardError(f"{path.name}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
+    except RecursionError:
+        raise CorruptBoardError(f"{path.name}: nested too deeply to be a board") from None
+    if not isinstance(data, dict):
+        raise CorruptBoardError(f"{path.name}: must hold a JSON object, got {type(data).__name__}")
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise CorruptBoardError(f"{path.name}: nested more than {MAX_JSON_DEPTH} levels deep")
+    return data
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, iteratively (a hostile file must not blow the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def write_atomic(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path`` so that a crash leaves the old file or the new, never half.
+
+    Temp file in the same folder, flush + fsync, os.replace, then fsync the folder entry.
+    """
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{time.time_ns()}.partial")
+    try:
+        with open(partial, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
