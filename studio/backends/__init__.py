@@ -29,3 +29,22 @@ def create_backend(name: str, **settings: Any) -> Backend:
     module_name, _, class_name = BACKENDS[name].partition(":")
     backend_class = getattr(importlib.import_module(module_name), class_name)
     return backend_class(**settings)
+
+
+class BackendCache:
+    """Backend instances by name and settings, made on first use and then reused.
+
+    One per app or CLI run (never module-level): a diffusion backend holds its model weights, so
+    rebuilding it for every shot would reload gigabytes.
+    """
+
+    def __init__(self, **defaults: Any) -> None:
+        self._defaults = defaults
+        self._instances: dict[tuple[str, str], Backend] = {}
+
+    def get(self, name: str, **settings: Any) -> Backend:
+        merged = {**self._defaults, **settings}
+        key = (name, repr(sorted(merged.items())))
+        if key not in self._instances:
+            self._instances[key] = create_backend(name, **merged)
+        return self._instances[key]

@@ -1,0 +1,252 @@
+"""Render a shot (or a whole board) into takes: the one render path of the UI, CLI and API.
+
+1. read the board and resolve the shot's inputs (keyframes decoded, continuity frame, seed);
+2. run the backend with progress and cancel;
+3. write the take's video and its JSON sidecar (everything that made it);
+4. attach the take to the shot with Project.update, so edits made meanwhile are kept.
+
+A failure or a cancel at any step leaves the board untouched and no files behind.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import platform
+import secrets
+import threading
+import time
+from typing import Any
+
+from studio.backends import BackendCache
+from studio.backends.base import (
+    Clip,
+    GenerationCancelled,
+    GenerationError,
+    KeyframeImage,
+    ProgressCallback,
+    ShotRequest,
+)
+from studio.board import SEED_MAX, Board, BoardError, Shot, Take, new_id
+from studio.media import MediaError, read_last_frame, write_json_atomic, write_video
+from studio.storage import Project
+
+RECORDED_LIBRARIES = ("previz-studio", "numpy", "opencv-python-headless", "pillow", "torch", "diffusers", "transformers")
+
+
+def _no_progress(done: int, total: int, message: str) -> None:
+    """Default progress sink for callers that do not display progress."""
+
+
+def build_request(project: Project, board: Board, shot: Shot, seed: int, options: dict[str, Any] | None = None,
+                  model: str | None = None) -> ShotRequest:
+    """Everything the backend needs, with files already decoded (images refused here, clearly)."""
+    from studio.images import ImageError, load_rgb  # local: Pillow only when rendering
+
+    index = board.index_of(shot.id)
+    keyframes = []
+    for keyframe in shot.keyframes:
+        frame = {"first": 0, "last": shot.duration - 1}.get(keyframe.role, keyframe.frame)
+        try:
+            image = load_rgb(project.resolve(keyframe.path))
+        except (ImageError, OSError) as error:
+            raise GenerationError(f"shot {index + 1} ({shot.id}): {keyframe.role} keyframe {keyframe.path}: {error}") from None
+        keyframes.append(KeyframeImage(role=keyframe.role, frame=frame, image=image))
+    previous_last_frame = None
+    if shot.continuity and index > 0:
+        previous = board.shots[index - 1]
+        take = previous.chosen()
+        if take is None:
+            raise GenerationError(
+                f"shot {index + 1} ({shot.id}) continues from shot {index} ({previous.id}), which has "
+                "no chosen take yet: render that shot first, or turn continuity off"
+            )
+        try:
+            previous_last_frame = read_last_frame(project.resolve(take.path))
+        except MediaError as error:
+            raise GenerationError(f"shot {index + 1}: cannot read the previous shot's take: {error}") from None
+    return ShotRequest(
+        shot_id=shot.id,
+        shot_number=index + 1,
+        prompt=shot.prompt,
+        negative_prompt=shot.negative_prompt,
+        num_frames=shot.duration,
+        width=board.width,
+        height=board.height,
+        fps=board.fps,
+        seed=seed,
+        camera=shot.camera,
+        keyframes=tuple(keyframes),
+        previous_last_frame=previous_last_frame,
+        title=shot.title,
+        model=model,
+        options=dict(options or {}),
+    )
+
+
+def choose_seed(shot: Shot, seed: int | None) -> int:
+    """An explicit seed wins; a locked shot uses its own; otherwise a fresh random one."""
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+            raise GenerationError(f"seed must be a whole number from 0 to {SEED_MAX}, got {seed!r}")
+        return seed
+    return shot.seed if shot.seed_locked else secrets.randbelow(SEED_MAX + 1)
+
+
+def render_shot(
+    project: Project,
+    shot_id: str,
+    *,
+    backend: str | None = None,
+    settings: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    seed: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    choose: bool = True,
+    backends: BackendCache | None = None,
+) -> Take:
+    """Generate one take of a shot and attach it (chosen unless ``choose`` is False).
+
+    ``backend`` defaults to the shot's, then the board's; ``settings`` build the backend (model,
+    device, memory profile); ``options`` go to this generation only (steps, strength, fit).
+    """
+    progress = progress or _no_progress
+    cancel = cancel or threading.Event()
+    backends = backends or BackendCache()
+
+    # 1. inputs
+    board = project.load()
+    try:
+        shot = board.shot(shot_id)
+    except BoardError as error:
+        raise GenerationError(str(error)) from None
+    backend_name = backend or board.backend_for(shot)
+    settings = {"model": board.default_model, "memory_profile": board.memory_profile} | dict(settings or {})
+    settings = {key: value for key, value in settings.items() if value is not None}
+    take_seed = choose_seed(shot, seed)
+    request = build_request(project, board, shot, take_seed, options, settings.get("model"))
+
+    # 2. generate
+    started = time.perf_counter()
+    generator = backends.get(backend_name, **settings)
+    clip = generator.generate(request, progress, cancel)
+    elapsed = time.perf_counter() - started
+    expected = (request.num_frames, request.height, request.width, 3)
+    if clip.frames.shape != expected:
+        raise GenerationError(
+            f"backend {backend_name!r} returned frames shaped {clip.frames.shape}, expected {expected}"
+        )
+    if cancel.is_set():
+        raise GenerationCancelled(f"shot {shot_id}: cancelled; nothing was attached")
+
+    # 3. files
+    take_id = new_id("tk_")
+    take = Take(
+        id=take_id,
+        path=f"takes/{shot.id}/{take_id}.mp4",
+        seed=take_seed,
+        backend=backend_name,
+        model=settings.get("model"),
+        frames=clip.frames.shape[0],
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    video_path = project.resolve(take.path)
+    sidecar_path = project.resolve(take.sidecar_path)
+    try:
+        write_video(video_path, clip.frames, board.fps)
+        write_json_atomic(sidecar_path, take_record(take, shot, request, clip, settings, elapsed))
+        # 4. attach
+        project.update(lambda current: current.with_shot(current.shot(shot_id).with_take(take, choose)))
+    except BaseException as error:
+        video_path.unlink(missing_ok=True)
+        sidecar_path.unlink(missing_ok=True)
+        if isinstance(error, BoardError):
+            raise GenerationError(f"shot {shot_id} changed while rendering and the take was dropped: {error}") from None
+        raise
+    return take
+
+
+def render_board(
+    project: Project,
+    *,
+    shot_ids: list[str] | None = None,
+    only_missing: bool = True,
+    backend: str | None = None,
+    settings: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    backends: BackendCache | None = None,
+) -> list[Take]:
+    """Render shots in board order (so continuity sees its predecessor's new take).
+
+    ``only_missing`` skips shots that already have a chosen take. Stops at the first error,
+    keeping the takes already made.
+    """
+    progress = progress or _no_progress
+    cancel = cancel or threading.Event()
+    backends = backends or BackendCache()
+    board = project.load()
+    wanted = set(shot_ids) if shot_ids is not None else None
+    if wanted is not None:
+        unknown = wanted - {shot.id for shot in board.shots}
+        if unknown:
+            raise GenerationError(f"no such shot id(s): {', '.join(sorted(unknown))}")
+    todo = [
+        shot.id for shot in board.shots
+        if (wanted is None or shot.id in wanted) and not (only_missing and shot.chosen_take)
+    ]
+    takes: list[Take] = []
+    scale = 1000
+    for position, shot_id in enumerate(todo):
+        def shot_progress(done: int, total: int, message: str, position: int = position) -> None:
+            fraction = done / total if total else 1.0
+            progress(position * scale + int(scale * fraction), len(todo) * scale,
+                     f"shot {position + 1}/{len(todo)}: {message}")
+
+        takes.append(render_shot(
+            project, shot_id, backend=backend, settings=settings, options=options,
+            progress=shot_progress, cancel=cancel, backends=backends,
+        ))
+    progress(len(todo) * scale, len(todo) * scale, f"rendered {len(takes)} shot(s)")
+    return takes
+
+
+def take_record(take: Take, shot: Shot, request: ShotRequest, clip: Clip, settings: dict[str, Any],
+                elapsed: float) -> dict[str, Any]:
+    """The sidecar: enough to know exactly what made a take, and to make it again."""
+    return {
+        "take": take.id,
+        "shot": shot.id,
+        "created": take.created,
+        "backend": take.backend,
+        "model": take.model,
+        "seed": take.seed,
+        "prompt": shot.prompt,
+        "negative_prompt": shot.negative_prompt,
+        "camera": [{"move": m.move, "intensity": m.intensity, "easing": m.easing} for m in shot.camera],
+        "frames": request.num_frames,
+        "width": request.width,
+        "height": request.height,
+        "fps": str(request.fps),
+        "keyframes": [{"role": k.role, "path": k.path, "frame": k.frame} for k in shot.keyframes],
+        "continuity": shot.continuity,
+        "settings": settings,
+        "options": request.options,
+        "generation": clip.metadata,
+        "elapsed_seconds": round(elapsed, 3),
+        "libraries": library_versions(),
+        "python": platform.python_version(),
+    }
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for name in RECORDED_LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
