@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs, then run it. Extra arguments go to pytest.
+#   system: Debian's chromium (browser tests) and ffmpeg (ffprobe), only when missing
+#   python: the package with its test extra; torch pinned so a CPU-only machine gets the CPU
+#           build it has locally instead of gigabytes of CUDA wheels
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+python -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[test]"
+python -m pytest "$@"

@@ -1,0 +1,77 @@
+"""The `studio` command on the sample board and on fresh projects (run as real subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from studio.storage import Project
+
+from conftest import SAMPLE_BOARD
+
+
+def studio(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_info_prints_every_shot_and_the_running_time() -> None:
+    result = studio("info", str(SAMPLE_BOARD))
+    assert result.returncode == 0, result.stderr
+    board = Project.open(SAMPLE_BOARD).load()
+    for number, shot in enumerate(board.shots, start=1):
+        assert shot.id in result.stdout
+        line = next(line for line in result.stdout.splitlines() if shot.id in line)
+        assert line.split()[0] == str(number)
+        assert f" {shot.edit_duration} " in line
+    total = board.total_frames
+    assert f"running time {board.fps.timecode(total)} ({total} frames" in result.stdout
+    assert 6 <= len(board.shots) <= 8
+
+
+def test_validate_sample_board_is_clean() -> None:
+    result = studio("validate", str(SAMPLE_BOARD))
+    assert result.returncode == 0, result.stderr
+    assert "every file present" in result.stdout
+
+
+def test_new_creates_a_project_with_the_given_settings(tmp_path: Path) -> None:
+    result = studio("new", str(tmp_path / "film"), "--fps", "30000/1001", "--size", "640x360", "--title", "My film")
+    assert result.returncode == 0, result.stderr
+    board = Project.open(tmp_path / "film").load()
+    assert (board.title, str(board.fps), board.width, board.height) == ("My film", "30000/1001", 640, 360)
+
+
+def test_new_from_sample_copies_keyframes_but_never_touches_the_original(tmp_path: Path) -> None:
+    before = (SAMPLE_BOARD / "board.json").read_bytes()
+    result = studio("new", str(tmp_path / "copy"), "--from-sample", "--title", "Copy")
+    assert result.returncode == 0, result.stderr
+    copy = Project.open(tmp_path / "copy")
+    assert copy.load().title == "Copy"
+    assert studio("validate", str(copy.root)).returncode == 0
+    assert (SAMPLE_BOARD / "board.json").read_bytes() == before
+
+
+def test_bad_input_exits_1_with_a_message_naming_the_problem(tmp_path: Path) -> None:
+    result = studio("new", str(tmp_path / "x"), "--fps", "0")
+    assert result.returncode == 1 and "fps" in result.stderr and "Traceback" not in result.stderr
+    result = studio("new", str(tmp_path / "y"), "--size", "641x360")
+    assert result.returncode == 1 and "width" in result.stderr
+    result = studio("info", str(tmp_path))
+    assert result.returncode == 1 and "not a Previz Studio project" in result.stderr
+
+
+def test_validate_reports_missing_files_and_recover_restores_a_corrupt_board(tmp_path: Path) -> None:
+    assert studio("new", str(tmp_path / "p"), "--from-sample").returncode == 0
+    project = Project.open(tmp_path / "p")
+    (project.root / "keyframes" / "06-lamp.jpg").unlink()
+    result = studio("validate", str(project.root))
+    assert result.returncode == 1 and "first keyframe missing: keyframes/06-lamp.jpg" in result.stderr
+
+    project.update(lambda board: board.replace(title="Before the crash"))
+    project.board_path.write_text("{truncated")
+    assert studio("info", str(project.root)).returncode == 1
+    result = studio("recover", str(project.root))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(project.board_path.read_text())["title"] == "Before the crash"

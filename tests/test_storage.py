@@ -1,0 +1,170 @@
+"""The project folder: atomic saves, backups, recovery, path confinement, hostile board files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from studio.board import Board, Keyframe, Shot
+from studio.storage import (
+    BACKUPS_KEPT,
+    CorruptBoardError,
+    FutureSchemaError,
+    InvalidBoardError,
+    Project,
+    ProjectError,
+    UnsafePathError,
+)
+
+from conftest import small_board
+
+
+def board_bytes(project: Project) -> bytes:
+    return project.board_path.read_bytes()
+
+
+def test_create_save_load_round_trip(tmp_path: Path) -> None:
+    project = Project.create(tmp_path / "film", small_board())
+    assert project.load() == small_board()
+    for folder in ("keyframes", "takes", "exports", ".backups"):
+        assert (project.root / folder).is_dir()
+    with pytest.raises(ProjectError, match="not an empty folder"):
+        Project.create(project.root, Board())
+    with pytest.raises(ProjectError, match="not a Previz Studio project"):
+        Project.open(tmp_path)
+
+
+def test_update_is_locked_load_modify_save(small_project: Project) -> None:
+    saved = small_project.update(lambda b: b.replace(title="Renamed"))
+    assert saved.title == "Renamed" and small_project.load().title == "Renamed"
+
+
+def test_backups_rotate_and_keep_the_last_ten(small_project: Project) -> None:
+    for index in range(BACKUPS_KEPT + 5):
+        small_project.update(lambda b, i=index: b.replace(title=f"v{i}"))
+    backups = small_project.backups()
+    assert len(backups) == BACKUPS_KEPT
+    assert json.loads(backups[0].read_text())["title"] == f"v{BACKUPS_KEPT + 4}"
+
+
+def test_recovery_restores_the_newest_good_copy_and_keeps_the_broken_file(small_project: Project) -> None:
+    small_project.update(lambda b: b.replace(title="last good"))
+    small_project.board_path.write_text('{"schema_version": 2, "shots": [')
+    with pytest.raises(CorruptBoardError, match="not valid JSON"):
+        small_project.load()
+    board, _ = small_project.recover()
+    assert board.title == "last good" and small_project.load().title == "last good"
+    assert list(small_project.root.glob("board.json.broken-*"))
+
+
+@pytest.mark.parametrize(
+    "content, error, fragment",
+    [
+        (b"{not json", CorruptBoardError, "not valid JSON"),
+        (b"[1, 2]", CorruptBoardError, "JSON object"),
+        (b"\xff\xfe garbage", CorruptBoardError, "not UTF-8"),
+        (b'{"schema_version": 99}', FutureSchemaError, "newer Previz Studio"),
+        (b'{"schema_version": 2, "fps": 0}', InvalidBoardError, "fps"),
+        (b'{"schema_version": 2, "shots": [{"title": "no id"}]}', InvalidBoardError, "shots[0].id"),
+        (b'{"schema_version": 2, "shots": [{"id": "a", "duration": 0}]}', InvalidBoardError, "shots[0].duration"),
+        (b'{"schema_version": 2, "shots": [{"id": "a"}, {"id": "a"}]}', InvalidBoardError, "duplicate shot id"),
+        (b'{"schema_version": 2, "shots": [{"id": "a", "seed": 4294967296}]}', InvalidBoardError, "shots[0].seed"),
+        (b'{"schema_version": 2, "shots": [{"id": "a", "keyframes": [{"role": "first", "path": "../x.png"}]}]}',
+         InvalidBoardError, "inside the project"),
+        (b'{"schema_version": 2, "shots": [{"id": "a", "keyframes": [{"role": "first", "path": "/etc/passwd"}]}]}',
+         InvalidBoardError, "not absolute"),
+        (b'{"schema_version": 2, "audio": {"path": "http://example.com/a.wav"}}', InvalidBoardError, "not a URL"),
+        (b"[" * 5000 + b"]" * 5000, CorruptBoardError, "nested"),
+    ],
+)
+def test_bad_board_files_give_typed_errors_and_change_nothing(tmp_path: Path, content: bytes, error: type, fragment: str) -> None:
+    project = Project.create(tmp_path / "p", small_board())
+    project.board_path.write_bytes(content)
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in project.root.rglob("*"))
+    with pytest.raises(error) as caught:
+        project.load()
+    assert fragment in str(caught.value)
+    assert project.board_path.read_bytes() == content
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in project.root.rglob("*")) == before
+
+
+def test_a_200_mb_board_is_refused_without_reading_it(tmp_path: Path) -> None:
+    project = Project.create(tmp_path / "p", small_board())
+    with open(project.board_path, "wb") as handle:
+        handle.truncate(200 * 1024 * 1024)          # sparse: costs no disk or time
+    with pytest.raises(CorruptBoardError, match="200 MB is larger"):
+        project.load()
+
+
+def test_symlink_leaving_the_folder_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.png").write_bytes(b"x")
+    project = Project.create(tmp_path / "p", Board())
+    os.symlink(outside, project.keyframes_dir / "link")
+    data = json.loads(project.board_path.read_text())
+    data["shots"] = [{"id": "a", "keyframes": [{"role": "first", "path": "keyframes/link/secret.png"}]}]
+    project.board_path.write_text(json.dumps(data))
+    with pytest.raises(UnsafePathError, match="outside the project folder"):
+        project.load()
+    with pytest.raises(UnsafePathError):
+        project.save(Board(shots=(Shot(id="a", keyframes=(Keyframe("first", "keyframes/link/secret.png"),)),)))
+
+
+def test_saving_a_board_with_an_unsafe_path_leaves_the_file_untouched(small_project: Project, tmp_path: Path) -> None:
+    os.symlink("/etc", small_project.keyframes_dir / "etc")
+    before = board_bytes(small_project)
+    bad = small_project.load().with_shot(small_board().shots[0].replace(keyframes=(Keyframe("first", "keyframes/etc/hosts"),)))
+    with pytest.raises(UnsafePathError):
+        small_project.save(bad)
+    assert board_bytes(small_project) == before
+
+
+def test_import_keyframe_stores_pixels_by_content_hash(small_project: Project) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(buffer, format="JPEG")
+    relative = small_project.import_keyframe(buffer.getvalue())
+    assert relative.startswith("keyframes/") and relative.endswith(".png")
+    assert small_project.import_keyframe(buffer.getvalue()) == relative
+    assert Image.open(small_project.resolve(relative)).size == (64, 48)
+
+
+SAVE_LOOP = """
+import sys
+from pathlib import Path
+from studio.board import Board, Shot
+from studio.storage import Project
+project = Project.open(Path(sys.argv[1]))
+i = 0
+print("ready", flush=True)
+while True:
+    i += 1
+    shots = tuple(Shot(id=f"s{n}", prompt="x" * 2000, duration=10 + i % 50) for n in range(40))
+    project.save(Board(title=f"save {i}", shots=shots))
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_save_loop_leaves_a_board_that_loads(tmp_path: Path) -> None:
+    project = Project.create(tmp_path / "p", small_board())
+    for attempt in range(5):
+        with subprocess.Popen([sys.executable, "-c", SAVE_LOOP, str(project.root)], stdout=subprocess.PIPE) as process:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == b"ready"
+            time.sleep(0.2 + 0.13 * attempt)
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        board = project.load()
+        assert board.title.startswith("save ") and len(board.shots) == 40
+        assert len(project.backups()) <= 10 + 1
