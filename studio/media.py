@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterable, Iterator
 
 import imageio_ffmpeg
 import numpy as np
@@ -142,3 +144,256 @@ def write_json_atomic(path: Path, data: object) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(partial, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Added for the timeline and the MP4 exporter (stream copy, range decoding, streamed encoding)
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What decides whether a video can be joined to others by stream copy.
+
+    ``idr_frames`` are the frames a copied range may start on: an I-frame that is not an IDR
+    (x264 scene cuts closer than min-keyint) is flagged as a keyframe in MP4 but cannot start a
+    stream that follows another one.
+    """
+
+    codec: str
+    width: int
+    height: int
+    fps: FrameRate
+    time_base: tuple[int, int]
+    frames: int
+    idr_frames: tuple[int, ...]
+    extradata: bytes
+    has_b_frames: bool
+
+
+def _nal_types(payload: bytes, length_size: int) -> set[int]:
+    types, position = set(), 0
+    while position + length_size <= len(payload):
+        size = int.from_bytes(payload[position:position + length_size], "big")
+        position += length_size
+        if size <= 0 or position + size > len(payload):
+            break
+        types.add(payload[position] & 0x1F)
+        position += size
+    return types
+
+
+def probe_stream(path: Path) -> StreamInfo:
+    """Read every packet header of the first video stream (no decoding): count and IDR frames.
+
+    Reading the packets (not only the header) also catches a truncated file.
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            context = stream.codec_context
+            extradata = bytes(context.extradata or b"")
+            length_size = (extradata[4] & 0x03) + 1 if len(extradata) > 4 and extradata[0] == 1 else 4
+            idr: list[int] = []
+            count = 0
+            for packet in container.demux(stream):
+                if not packet.size:
+                    continue
+                if packet.is_keyframe and context.name == "h264" and 5 in _nal_types(bytes(packet), length_size):
+                    idr.append(count)
+                count += 1
+            rate = stream.average_rate or stream.base_rate
+            time_base = stream.time_base
+            return StreamInfo(
+                codec=context.name,
+                width=context.width,
+                height=context.height,
+                fps=FrameRate(rate.numerator, rate.denominator) if rate else FrameRate(24),
+                time_base=(time_base.numerator, time_base.denominator) if time_base else (0, 1),
+                frames=count,
+                idr_frames=tuple(idr),
+                extradata=extradata,
+                has_b_frames=bool(context.has_b_frames),
+            )
+    except (av.FFmpegError, IndexError, OSError, ValueError) as error:
+        raise MediaError(f"{path.name}: not a readable video ({error})") from None
+
+
+def copy_video_range(source: Path, target: Path, start: int, stop: int) -> None:
+    """Remux packets ``start..stop-1`` of the first video stream to ``target`` without decoding.
+
+    ``start`` must be an IDR frame (see probe_stream); any end works for streams without
+    B-frames, as every take is (TAKE_ENCODING). Timestamps are rebased to start at 0.
+    """
+    import av
+
+    partial = target.with_name(f".{target.stem}.{os.getpid()}.{threading.get_ident()}.partial{target.suffix}")
+    try:
+        with av.open(str(source)) as reader, av.open(str(partial), "w", format="mp4") as writer:
+            stream = reader.streams.video[0]
+            output = writer.add_stream_from_template(stream)
+            index, offset, written = 0, None, 0
+            for packet in reader.demux(stream):
+                if not packet.size:
+                    continue
+                if index >= stop:
+                    break
+                if index >= start:
+                    if offset is None:
+                        offset = packet.dts if packet.dts is not None else packet.pts
+                    packet.pts -= offset
+                    packet.dts -= offset
+                    packet.stream = output
+                    writer.mux(packet)
+                    written += 1
+                index += 1
+        if written != stop - start:
+            raise MediaError(f"{source.name}: has {index} frames, cannot copy frames {start}..{stop - 1}")
+        os.replace(partial, target)
+    except av.FFmpegError as error:
+        raise MediaError(f"{source.name}: could not copy frames {start}..{stop - 1} ({error})") from None
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def write_video_stream(
+    path: Path,
+    frames: Iterable[np.ndarray],
+    width: int,
+    height: int,
+    fps: FrameRate,
+    encoding: tuple[str, ...] = TAKE_ENCODING,
+) -> int:
+    """Encode frames as they are produced (no whole clip in memory); atomic like write_video.
+
+    Returns the number of frames written. The temp name is unique per thread, so two writers
+    of the same target each produce a whole file and the last rename wins.
+    """
+    if width % 2 or height % 2:
+        raise MediaError(f"{path.name}: H.264 needs an even size, got {width}x{height}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.partial{path.suffix}")
+    command = [
+        ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps),
+        "-i", "pipe:0", *encoding, "-r", str(fps), str(partial),
+    ]
+    count = 0
+    try:
+        with subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+            assert process.stdin is not None and process.stderr is not None
+            try:
+                for frame in frames:
+                    if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
+                        raise MediaError(f"{path.name}: frame {count} is {frame.dtype} {frame.shape}, expected ({height}, {width}, 3) uint8")
+                    process.stdin.write(np.ascontiguousarray(frame).tobytes())
+                    count += 1
+            except BrokenPipeError:
+                pass
+            except BaseException:
+                process.kill()
+                raise
+            finally:
+                process.stdin.close()
+            errors = process.stderr.read().decode(errors="replace")
+            if process.wait() != 0:
+                raise MediaError(f"{path.name}: ffmpeg failed: {errors.strip()[-500:]}")
+        if count == 0:
+            raise MediaError(f"{path.name}: no frames to write")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return count
+
+
+class FrameReader:
+    """Frames of a video at a given frame rate, by index, read forward with one seek.
+
+    Frame ``i`` is the source picture shown at time ``i / fps`` (so a clip at another rate is
+    conformed by holding or skipping frames); past the end the last frame is held. Use as a
+    context manager; indices should mostly increase (going back costs a new seek).
+    """
+
+    def __init__(self, path: Path, fps: FrameRate) -> None:
+        import av
+
+        self.path = path
+        self._fps = fps.fraction
+        try:
+            self._container = av.open(str(path))
+            self._stream = self._container.streams.video[0]
+        except (av.FFmpegError, IndexError, OSError) as error:
+            raise MediaError(f"{path.name}: not a readable video ({error})") from None
+        self._decoder: Iterator[Any] | None = None
+        self._current: tuple[float, np.ndarray] | None = None
+        self._pending: tuple[float, np.ndarray] | None = None
+        self._last_index = -1
+
+    def __enter__(self) -> "FrameReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def _seek(self, seconds: float) -> None:
+        import av
+
+        time_base = self._stream.time_base
+        target = int(seconds / float(time_base)) if time_base else 0
+        try:
+            self._container.seek(max(0, target), stream=self._stream, backward=True)
+        except av.FFmpegError:
+            self._container.seek(0, stream=self._stream)
+        self._decoder = iter(self._container.decode(self._stream))
+        self._current = self._pending = None
+
+    def _next(self) -> tuple[float, np.ndarray] | None:
+        import av
+
+        assert self._decoder is not None
+        try:
+            frame = next(self._decoder)
+        except StopIteration:
+            return None
+        except av.FFmpegError as error:
+            raise MediaError(f"{self.path.name}: decoding failed ({error})") from None
+        return (float(frame.time or 0.0), frame.to_ndarray(format="rgb24"))
+
+    def frame(self, index: int) -> np.ndarray:
+        when = float(index / self._fps) + 1e-6
+        if self._decoder is None or index < self._last_index or index > self._last_index + 48:
+            self._seek(max(0.0, when - 1e-3))
+        self._last_index = index
+        while True:
+            if self._pending is None:
+                self._pending = self._next()
+                if self._pending is None:
+                    break
+            if self._current is not None and self._pending[0] > when:
+                break
+            self._current, self._pending = self._pending, None
+        if self._current is None:
+            raise MediaError(f"{self.path.name}: the video has no frames")
+        return self._current[1]
+
+
+def probe_audio(path: Path) -> float:
+    """Duration in seconds of the first audio stream; MediaError if the file has none."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise MediaError(f"{path.name}: has no audio stream (expected wav, mp3, m4a or flac)")
+            stream = container.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            if container.duration is not None:
+                return container.duration / 1_000_000
+            return sum(float(packet.duration * packet.time_base) for packet in container.demux(stream) if packet.duration)
+    except (av.FFmpegError, OSError) as error:
+        raise MediaError(f"{path.name}: not an audio file ({error})") from None

@@ -1,0 +1,16 @@
+"""The edit as a CMX 3600 EDL, through OpenTimelineIO's "cmx_3600" adapter (same OTIO build)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import opentimelineio as otio
+
+from studio.exporters.otio import build_timeline
+from studio.timeline import Timeline
+
+
+def write(timeline: Timeline, out: Path, settings: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+    otio.adapters.write_to_file(build_timeline(timeline, settings), str(out), adapter_name="cmx_3600", rate=float(timeline.fps))
+    return out

@@ -1,0 +1,302 @@
+"""The animatic as an MP4 (H.264 yuv420p, AAC, +faststart), and a fast low-resolution preview.
+
+Speed comes from never re-encoding what does not change. The timeline is cut into pieces:
+- a *copy* piece is a run of plain frames (no dissolve, dip, fade or burn-in) of a take that was
+  written with TAKE_ENCODING at the board size and rate, starting on an IDR frame: its packets
+  are used as they are (the whole take file, or a remux of the range);
+- a *render* piece is everything else (transition regions, the partial GOP before the first IDR
+  of a trimmed take, burn-ins, slates, takes of another size or rate): drawn by the timeline's
+  Renderer and encoded with TAKE_ENCODING into ``cache_dir`` under the SHA-256 of exactly what
+  its frames are made of (source file hashes, frame indices, weights, texts, size, encoder).
+The pieces are joined by ffmpeg's concat demuxer with ``-c:v copy`` in one pass that also lays
+the scratch audio (delayed to its frame offset, padded or trimmed to the picture to the sample,
+optional fade out) and moves the index to the front. After one card changes, only the pieces
+whose recipe changed are encoded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import PIL
+
+from studio.media import TAKE_ENCODING, MediaError, copy_video_range, ffmpeg_exe, probe_stream, write_video_stream
+from studio.timeline import ExportCancelled, FrameRecipe, Renderer, Segment, Style, Timeline, frame_recipes
+
+CACHE_VERSION = 1
+"""Bump when rendering changes in a way the cache key cannot see."""
+AUDIO_RATE = 48_000
+PREVIEW_ENCODING: tuple[str, ...] = (
+    "-c:v", "libx264", "-preset", "ultrafast", "-crf", "28", "-pix_fmt", "yuv420p", "-profile:v", "high",
+)
+CACHE_LIMIT_BYTES = 2 * 1024**3
+"""Least recently used cache pieces beyond this size are deleted after each export."""
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class Piece:
+    start: int
+    """Timeline frames start..stop-1."""
+    stop: int
+    kind: str
+    """"copy" (packets of ``segment``'s take, source frames source_start..) or "render"."""
+    segment: int = -1
+    source_start: int = 0
+
+
+@dataclass(frozen=True)
+class Mp4Result:
+    path: Path
+    frames: int
+    copied_frames: int
+    rendered_frames: int
+    reused_frames: int
+    """Rendered frames found in the cache (not encoded again)."""
+
+
+def _reference_extradata(timeline: Timeline, cache_dir: Path) -> bytes:
+    """SPS/PPS our encoder writes at this size: a take with the same can be stream-copied."""
+    key = hashlib.sha256(json.dumps([timeline.width, timeline.height, str(timeline.fps), TAKE_ENCODING, ffmpeg_exe()]).encode()).hexdigest()[:24]
+    path = cache_dir / f"ref-{key}.mp4"
+    if not path.exists():
+        frames = np.zeros((2, timeline.height, timeline.width, 3), np.uint8)
+        write_video_stream(path, iter(frames), timeline.width, timeline.height, timeline.fps)
+    return probe_stream(path).extradata
+
+
+def _copyable(segment: Segment, timeline: Timeline, extradata: bytes) -> bool:
+    info = segment.info
+    return (
+        not segment.is_slate and info is not None and info.codec == "h264"
+        and (info.width, info.height) == (timeline.width, timeline.height)
+        and info.fps == timeline.fps and info.time_base == (1, 90000)
+        and not info.has_b_frames and info.extradata == extradata
+        and info.frames >= segment.source_out
+    )
+
+
+def plan_pieces(timeline: Timeline, recipes: list[FrameRecipe], extradata: bytes) -> list[Piece]:
+    """Cut the timeline into copy and render pieces (see the module docstring)."""
+    pieces: list[Piece] = []
+    for segment in timeline.segments:
+        if segment.overlap_in:
+            pieces.append(Piece(segment.start, segment.start + segment.overlap_in, "render"))
+        body_start, body_stop = segment.body
+        if body_start >= body_stop:
+            continue
+        copy: tuple[int, int] | None = None
+        if _copyable(segment, timeline, extradata):
+            assert segment.info is not None
+            plain = [recipes[t].plain for t in range(body_start, body_stop)]
+            if any(plain):
+                first = body_start + plain.index(True)
+                last = body_stop - plain[::-1].index(True)
+                if all(plain[first - body_start:last - body_start]):
+                    offset = segment.source_in - segment.start
+                    idr = next((f for f in segment.info.idr_frames if first + offset <= f < last + offset), None)
+                    if idr is not None:
+                        copy = (idr - offset, last)
+        if copy is None:
+            pieces.append(Piece(body_start, body_stop, "render"))
+            continue
+        if copy[0] > body_start:
+            pieces.append(Piece(body_start, copy[0], "render"))
+        pieces.append(Piece(copy[0], copy[1], "copy", segment.index, copy[0] - segment.start + segment.source_in))
+        if copy[1] < body_stop:
+            pieces.append(Piece(copy[1], body_stop, "render"))
+    assert sum(p.stop - p.start for p in pieces) == timeline.total_frames
+    return pieces
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _media_key(segment: Segment, hashes: dict[Path, str]) -> str:
+    if segment.is_slate or segment.path is None:
+        shot = segment.shot
+        return "slate:" + hashlib.sha256(json.dumps(
+            [segment.number, shot.title, shot.prompt, segment.duration, shot.camera_label(), segment.slate_reason]
+        ).encode()).hexdigest()
+    if segment.path not in hashes:
+        hashes[segment.path] = _file_sha256(segment.path)
+    return "take:" + hashes[segment.path]
+
+
+def _render_key(timeline: Timeline, style: Style, recipes: list[FrameRecipe], hashes: dict[Path, str]) -> str:
+    described = [
+        [[[_media_key(timeline.segments[l.segment], hashes), l.frame, l.weight, l.matte, l.matte_amount] for l in r.layers], r.fade, r.texts]
+        for r in recipes
+    ]
+    payload = [CACHE_VERSION, timeline.width, timeline.height, str(timeline.fps), TAKE_ENCODING, ffmpeg_exe(), style.fit, PIL.__version__, described]
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
+
+
+def _copy_key(segment: Segment, start: int, stop: int) -> str:
+    assert segment.path is not None
+    stat = segment.path.stat()
+    return hashlib.sha256(json.dumps([CACHE_VERSION, str(segment.path), stat.st_size, stat.st_mtime_ns, start, stop]).encode()).hexdigest()
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def prune_cache(cache_dir: Path, limit_bytes: int = CACHE_LIMIT_BYTES) -> None:
+    """Drop least recently used pieces beyond ``limit_bytes`` and partial files older than an hour."""
+    if not cache_dir.is_dir():
+        return
+    entries = []
+    for path in cache_dir.iterdir():
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        if path.name.startswith(".") and stat.st_mtime < time.time() - 3600:
+            path.unlink(missing_ok=True)
+        elif path.suffix == ".mp4" and not path.name.startswith("."):
+            entries.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries):
+        if total <= limit_bytes:
+            break
+        path.unlink(missing_ok=True)
+        total -= size
+
+
+def _concat_line(path: Path) -> str:
+    return "file '" + str(path.resolve()).replace("'", "'\\''") + "'\n"
+
+
+def _audio_args(timeline: Timeline) -> list[str]:
+    """Delay, pad/trim to the picture (to the sample) and fade the scratch track."""
+    audio = timeline.audio
+    assert audio is not None
+    rate = timeline.fps.fraction
+    total = round(Fraction(timeline.total_frames) / rate * AUDIO_RATE)
+    delay = round(Fraction(audio.offset) / rate * AUDIO_RATE)
+    chain = [f"aresample={AUDIO_RATE}"]
+    if delay:
+        chain.append(f"adelay=delays={delay}S:all=1")
+    chain += ["apad", f"atrim=end_sample={total}"]
+    if audio.fade_out:
+        fade = min(total, round(Fraction(audio.fade_out) / rate * AUDIO_RATE))
+        chain.append(f"afade=t=out:start_sample={total - fade}:nb_samples={fade}")
+    return ["-af", ",".join(chain), "-c:a", "aac", "-b:a", "160k", "-ar", str(AUDIO_RATE)]
+
+
+def write_mp4(
+    timeline: Timeline,
+    out: Path,
+    *,
+    style: Style = Style(),
+    cache_dir: Path,
+    preview_width: int | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Mp4Result:
+    """Write the animatic (or, with ``preview_width``, a small ultrafast preview) to ``out``.
+
+    The file appears whole or not at all: it is written to a unique temp name next to ``out``
+    and renamed over it.
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    is_cancelled = cancel or (lambda: False)
+    report = progress or (lambda done, total, message: None)
+    total = timeline.total_frames
+    recipes = frame_recipes(timeline, style)
+    pieces = plan_pieces(timeline, recipes, _reference_extradata(timeline, cache_dir))
+    hashes: dict[Path, str] = {}
+    files: list[Path] = []
+    done = copied = rendered = reused = 0
+    with Renderer(timeline, style) as renderer:
+        for piece in pieces:
+            if is_cancelled():
+                raise ExportCancelled("export cancelled")
+            length = piece.stop - piece.start
+            if piece.kind == "copy":
+                segment = timeline.segments[piece.segment]
+                assert segment.path is not None and segment.info is not None
+                stop = piece.source_start + length
+                if piece.source_start == 0 and stop == segment.info.frames:
+                    files.append(segment.path)
+                else:
+                    path = cache_dir / f"copy-{_copy_key(segment, piece.source_start, stop)[:32]}.mp4"
+                    if not path.exists():
+                        copy_video_range(segment.path, path, piece.source_start, stop)
+                    _touch(path)
+                    files.append(path)
+                copied += length
+                message = f"copied shot {segment.number}"
+            else:
+                piece_recipes = recipes[piece.start:piece.stop]
+                path = cache_dir / f"render-{_render_key(timeline, style, piece_recipes, hashes)[:32]}.mp4"
+                if path.exists():
+                    reused += length
+                    _touch(path)
+                else:
+                    write_video_stream(path, renderer.frames(piece_recipes, is_cancelled), timeline.width, timeline.height, timeline.fps)
+                rendered += length
+                files.append(path)
+                message = f"rendered frames {piece.start}-{piece.stop - 1}"
+            done += length
+            report(done, total, message)
+    _join(timeline, files, out, cache_dir, preview_width, is_cancelled)
+    prune_cache(cache_dir)
+    return Mp4Result(out, total, copied, rendered, reused)
+
+
+def _join(timeline: Timeline, files: list[Path], out: Path, cache_dir: Path, preview_width: int | None, cancel: Callable[[], bool]) -> None:
+    unique = f"{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}"
+    listing = cache_dir / f".concat-{unique}.txt"
+    partial = out.with_name(f".{out.stem}.{unique}.partial.mp4")
+    listing.write_text("".join(_concat_line(path) for path in files), encoding="utf-8")
+    command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing)]
+    if timeline.audio_path is not None:
+        command += ["-i", str(timeline.audio_path)]
+    command += ["-map", "0:v:0"]
+    if timeline.audio_path is not None:
+        command += ["-map", "1:a:0", *_audio_args(timeline)]
+    if preview_width:
+        width = max(16, min(timeline.width, preview_width) // 2 * 2)
+        command += ["-vf", f"scale={width}:-2", *PREVIEW_ENCODING, "-r", str(timeline.fps)]
+    else:
+        command += ["-c:v", "copy"]
+    command += ["-movflags", "+faststart", "-f", "mp4", str(partial)]
+    try:
+        with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
+            while process.poll() is None:
+                if cancel():
+                    process.kill()
+                    process.wait()
+                    raise ExportCancelled("export cancelled")
+                time.sleep(0.02)
+            assert process.stderr is not None
+            errors = process.stderr.read().decode(errors="replace")
+            if process.returncode != 0:
+                raise MediaError(f"{out.name}: ffmpeg could not join the pieces: {errors.strip()[-600:]}")
+        os.replace(partial, out)
+    finally:
+        listing.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
+
