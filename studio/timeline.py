@@ -474,15 +474,16 @@ class Renderer:
             if slot in texts:
                 draw.text((pad, y), texts[slot], **style)
                 y += line
-        if "camera" in texts:
-            draw.text((width - pad, pad), texts["camera"], anchor="ra", **style)
+        right = pad
+        for slot in ("camera", "watermark"):
+            if slot in texts:
+                draw.text((width - pad, right), texts[slot], anchor="ra", **style)
+                right += line
         bottom = height - pad
         if "shot_tc" in texts:
             draw.text((pad, bottom), texts["shot_tc"], anchor="ld", **style)
         if "tc" in texts:
             draw.text((width - pad, bottom), texts["tc"], anchor="rd", **style)
-        if "watermark" in texts:
-            draw.text((width // 2, bottom), texts["watermark"], anchor="md", **{**style, "fill": (220, 220, 220)})
         if "dialogue" in texts:
             lines = _wrap(draw, texts["dialogue"], font, int(width * 0.8), 2)
             y = bottom - line * len(lines)
