@@ -14,6 +14,9 @@ from studio.backends.base import Backend, GenerationError
 
 BACKENDS = MappingProxyType({
     "animatic": "studio.backends.animatic:AnimaticBackend",
+    "wan": "studio.backends.wan:WanBackend",
+    "ltx": "studio.backends.ltx:LTXBackend",
+    "cogvideox": "studio.backends.cogvideox:CogVideoXBackend",
 })
 """Backend name -> "module:class". The class is built with keyword settings (device, model...)."""
 

@@ -1,0 +1,379 @@
+"""The model catalog: which diffusion video models the app knows, what each can do, where its weights are.
+
+Offline first. Listing the catalog, checking which weights are on disk and resolving a model name
+never touch the network: the Hugging Face cache is read through ``try_to_load_from_cache`` and
+the files on disk. Weights are fetched only by :func:`download_model`, which the user calls on
+purpose (``studio models download ID``).
+
+Nothing here imports torch or diffusers, so the CLI can list models instantly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+TASKS: tuple[str, ...] = ("t2v", "i2v", "flf2v", "keyframes", "v2v")
+"""t2v: prompt only; i2v: first frame; flf2v: first + last frame; keyframes: images at any frame
+index; v2v: an init video (camera-guided mode)."""
+
+TASK_NAMES = MappingProxyType({
+    "t2v": "text to video",
+    "i2v": "image to video (first frame)",
+    "flf2v": "first + last frame",
+    "keyframes": "keyframes mid-shot",
+    "v2v": "video to video (camera-guided)",
+})
+
+
+class ModelError(ValueError):
+    """A model name, folder or download is wrong; the message says what would work."""
+
+
+@dataclass(frozen=True)
+class FrameRule:
+    """Valid frame counts ``multiple * k + 1`` between ``minimum`` and ``maximum``."""
+
+    multiple: int
+    minimum: int
+    maximum: int
+
+    def nearest(self, frames: float) -> int:
+        """The valid count closest to ``frames`` (ties go up), clamped to the model's range."""
+        k = int((frames - 1) / self.multiple + 0.5)
+        return max(self.minimum, min(self.maximum, k * self.multiple + 1))
+
+    def is_valid(self, frames: int) -> bool:
+        return self.minimum <= frames <= self.maximum and (frames - 1) % self.multiple == 0
+
+    def __str__(self) -> str:
+        return f"{self.multiple}k+1, {self.minimum}..{self.maximum}"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model: where its weights live and the constraints its pipeline needs."""
+
+    key: str
+    family: str
+    """Backend name that runs it: "wan", "ltx" or "cogvideox"."""
+    source: str
+    """A Hugging Face hub id ("org/name") or a local folder in Diffusers format."""
+    title: str
+    pipeline: str
+    """The Diffusers class the weights load as; other tasks derive from it with ``from_pipe``."""
+    tasks: tuple[str, ...]
+    native_width: int
+    native_height: int
+    size_multiple: int
+    frames: FrameRule
+    fps: int
+    steps: int
+    guidance: float
+    download_gb: float = 0.0
+    revision: str | None = None
+    note: str = ""
+
+    @property
+    def is_hub(self) -> bool:
+        return not _looks_like_path(self.source)
+
+    @property
+    def native_area(self) -> int:
+        return self.native_width * self.native_height
+
+    def supports(self, task: str) -> bool:
+        return task in self.tasks
+
+
+def _wan(key: str, source: str, title: str, pipeline: str, tasks: tuple[str, ...], size: tuple[int, int],
+         gb: float, *, multiple: int = 16, fps: int = 16, max_frames: int = 81, steps: int = 50,
+         guidance: float = 5.0, note: str = "") -> ModelSpec:
+    return ModelSpec(key, "wan", source, title, pipeline, tasks, size[0], size[1], multiple,
+                     FrameRule(4, 5, max_frames), fps, steps, guidance, gb, note=note)
+
+
+def _ltx(key: str, source: str, title: str, pipeline: str, tasks: tuple[str, ...], gb: float,
+         steps: int, note: str = "") -> ModelSpec:
+    return ModelSpec(key, "ltx", source, title, pipeline, tasks, 704, 480, 32,
+                     FrameRule(8, 9, 257), 25, steps, 3.0, gb, note=note)
+
+
+def _cog(key: str, source: str, title: str, pipeline: str, tasks: tuple[str, ...], gb: float,
+         guidance: float = 6.0) -> ModelSpec:
+    return ModelSpec(key, "cogvideox", source, title, pipeline, tasks, 720, 480, 16,
+                     FrameRule(8, 9, 49), 8, 50, guidance, gb)
+
+
+CATALOG: Mapping[str, ModelSpec] = MappingProxyType({spec.key: spec for spec in (
+    _wan("wan2.1-t2v-1.3b", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "Wan 2.1 text-to-video 1.3B",
+         "WanPipeline", ("t2v", "v2v"), (832, 480), 29.0, note="about 8 GB of VRAM with model offload"),
+    _wan("wan2.1-t2v-14b", "Wan-AI/Wan2.1-T2V-14B-Diffusers", "Wan 2.1 text-to-video 14B",
+         "WanPipeline", ("t2v", "v2v"), (1280, 720), 78.0),
+    _wan("wan2.1-i2v-480p", "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "Wan 2.1 image-to-video 14B 480P",
+         "WanImageToVideoPipeline", ("i2v",), (832, 480), 82.0),
+    _wan("wan2.1-i2v-720p", "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers", "Wan 2.1 image-to-video 14B 720P",
+         "WanImageToVideoPipeline", ("i2v",), (1280, 720), 82.0),
+    _wan("wan2.1-flf2v-720p", "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", "Wan 2.1 first+last frame 14B 720P",
+         "WanImageToVideoPipeline", ("i2v", "flf2v"), (1280, 720), 82.0),
+    _wan("wan2.2-ti2v-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", "Wan 2.2 text/image-to-video 5B",
+         "WanPipeline", ("t2v", "i2v"), (1280, 704), 34.0, multiple=32, fps=24, max_frames=121),
+    _wan("wan2.1-vace-1.3b", "Wan-AI/Wan2.1-VACE-1.3B-diffusers", "Wan 2.1 VACE 1.3B (keyframes anywhere)",
+         "WanVACEPipeline", ("t2v", "i2v", "flf2v", "keyframes"), (832, 480), 30.0, steps=30),
+    _wan("wan2.1-vace-14b", "Wan-AI/Wan2.1-VACE-14B-diffusers", "Wan 2.1 VACE 14B (keyframes anywhere)",
+         "WanVACEPipeline", ("t2v", "i2v", "flf2v", "keyframes"), (1280, 720), 80.0, steps=30),
+    _ltx("ltx-video", "Lightricks/LTX-Video", "LTX-Video 0.9 (text/image-to-video)",
+         "LTXPipeline", ("t2v", "i2v"), 28.0, 50),
+    _ltx("ltx-video-0.9.5", "Lightricks/LTX-Video-0.9.5", "LTX-Video 0.9.5 with conditions (keyframes, video)",
+         "LTXConditionPipeline", ("t2v", "i2v", "flf2v", "keyframes", "v2v"), 28.0, 40),
+    _cog("cogvideox-2b", "THUDM/CogVideoX-2b", "CogVideoX 2B text-to-video", "CogVideoXPipeline",
+         ("t2v", "v2v"), 13.0),
+    _cog("cogvideox-5b", "THUDM/CogVideoX-5b", "CogVideoX 5B text-to-video", "CogVideoXPipeline",
+         ("t2v", "v2v"), 22.0),
+    _cog("cogvideox-5b-i2v", "THUDM/CogVideoX-5b-I2V", "CogVideoX 5B image-to-video",
+         "CogVideoXImageToVideoPipeline", ("i2v",), 22.0),
+)})
+"""Every model the app knows by name. Sizes are width x height; download sizes are approximate."""
+
+PIPELINE_FAMILY = MappingProxyType({
+    "WanPipeline": "wan", "WanImageToVideoPipeline": "wan", "WanVACEPipeline": "wan",
+    "WanVideoToVideoPipeline": "wan",
+    "LTXPipeline": "ltx", "LTXImageToVideoPipeline": "ltx", "LTXConditionPipeline": "ltx",
+    "CogVideoXPipeline": "cogvideox", "CogVideoXImageToVideoPipeline": "cogvideox",
+    "CogVideoXVideoToVideoPipeline": "cogvideox",
+})
+"""Diffusers pipeline class (model_index.json ``_class_name``) -> backend family."""
+
+_LIKE_BY_PIPELINE = MappingProxyType({
+    "WanPipeline": "wan2.1-t2v-1.3b", "WanVideoToVideoPipeline": "wan2.1-t2v-1.3b",
+    "WanImageToVideoPipeline": "wan2.1-i2v-480p", "WanVACEPipeline": "wan2.1-vace-1.3b",
+    "LTXPipeline": "ltx-video", "LTXImageToVideoPipeline": "ltx-video",
+    "LTXConditionPipeline": "ltx-video-0.9.5",
+    "CogVideoXPipeline": "cogvideox-5b", "CogVideoXVideoToVideoPipeline": "cogvideox-5b",
+    "CogVideoXImageToVideoPipeline": "cogvideox-5b-i2v",
+})
+
+
+def _looks_like_path(source: str) -> bool:
+    return source.startswith(("/", ".", "~")) or os.sep in source.replace("/", "", 1) or Path(source).expanduser().is_dir()
+
+
+def _read_model_index(folder: Path) -> dict[str, Any]:
+    index = folder / "model_index.json"
+    try:
+        return json.loads(index.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{folder} is not a Diffusers model folder: it has no model_index.json") from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise ModelError(f"{index} cannot be read: {error}") from None
+
+
+def custom_model(source: str, like: str, key: str | None = None, title: str | None = None) -> ModelSpec:
+    """A local folder or hub id that works like catalog model ``like`` (same family, tasks, sizes)."""
+    base = get_spec(like)
+    return dataclasses.replace(
+        base, key=key or source, source=source, revision=None, download_gb=0.0,
+        title=title or f"{source} (like {base.key})", note=f"custom model, same family as {base.key}",
+    )
+
+
+def infer_spec(folder: Path) -> ModelSpec:
+    """Describe a local Diffusers folder that is not in the catalog from its model_index.json.
+
+    Wan's I2V class serves three models; the transformer config tells them apart (a position
+    embedding for two images means first+last frame, ``expand_timesteps`` means Wan 2.2 TI2V).
+    """
+    index = _read_model_index(folder)
+    class_name = str(index.get("_class_name", ""))
+    if class_name not in _LIKE_BY_PIPELINE:
+        raise ModelError(
+            f"{folder} holds a {class_name or 'unknown'} pipeline; supported: {', '.join(sorted(_LIKE_BY_PIPELINE))}"
+        )
+    like = _LIKE_BY_PIPELINE[class_name]
+    if class_name in ("WanImageToVideoPipeline", "WanPipeline"):
+        transformer = _read_json(folder / "transformer" / "config.json")
+        if index.get("expand_timesteps"):
+            like = "wan2.2-ti2v-5b"
+        elif transformer.get("pos_embed_seq_len"):
+            like = "wan2.1-flf2v-720p"
+    spec = custom_model(str(folder), like)
+    return dataclasses.replace(spec, pipeline=class_name) if class_name in (
+        "WanImageToVideoPipeline", "WanVACEPipeline", "LTXConditionPipeline") else spec
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def get_spec(name: str) -> ModelSpec:
+    """A catalog model by key or hub id (case-insensitive); unknown names list the known ones."""
+    if name in CATALOG:
+        return CATALOG[name]
+    lowered = name.lower()
+    for spec in CATALOG.values():
+        if lowered in (spec.key.lower(), spec.source.lower()):
+            return spec
+    raise ModelError(
+        f"unknown model {name!r}; known models: {', '.join(CATALOG)}. "
+        "A local Diffusers folder also works, and any other hub id with like=<one of these>."
+    )
+
+
+def resolve_model(name: str, like: str | None = None) -> ModelSpec:
+    """Turn what a user typed (catalog key, hub id, local folder) into a spec, offline."""
+    if not name or not isinstance(name, str):
+        raise ModelError(f"a model name is needed, got {name!r}; known models: {', '.join(CATALOG)}")
+    if like is None:
+        try:
+            return get_spec(name)
+        except ModelError:
+            pass
+    folder = Path(name).expanduser()
+    if _looks_like_path(name) or folder.is_dir():
+        if not folder.is_dir():
+            raise ModelError(f"model folder {name} does not exist")
+        return custom_model(str(folder), like) if like else infer_spec(folder)
+    if like is not None:
+        return custom_model(name, like)
+    return get_spec(name)
+
+
+# ------------------------------------------------------------------------------------------------
+# What is on disk
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Where a model's weights are on this machine, or what is missing."""
+
+    spec: ModelSpec
+    path: Path | None
+    """The folder to load from (a Hugging Face cache snapshot or a local folder)."""
+    revision: str | None
+    """The cache snapshot's commit hash, or None for a plain folder."""
+    missing: tuple[str, ...] = ()
+
+    @property
+    def ready(self) -> bool:
+        return self.path is not None and not self.missing
+
+    @property
+    def in_hf_cache(self) -> bool:
+        return self.revision is not None
+
+    def explain(self) -> str:
+        """One plain sentence for the user: ready, partial or missing, and what to do."""
+        if self.ready:
+            return f"{self.spec.key}: on disk at {self.path}"
+        fetch = (f"run `studio models download {self.spec.key}` (about {self.spec.download_gb:g} GB)"
+                 if self.spec.is_hub else "copy the whole Diffusers folder there")
+        if self.path is None:
+            return f"{self.spec.key}: weights not on disk ({self.spec.source}); {fetch}"
+        return f"{self.spec.key}: incomplete at {self.path} (missing {', '.join(self.missing)}); {fetch}"
+
+
+def missing_files(folder: Path) -> tuple[str, ...]:
+    """Components of a Diffusers folder that are absent or lack their weights (interrupted download)."""
+    if not (folder / "model_index.json").is_file():
+        return ("model_index.json",)
+    index = _read_model_index(folder)
+    missing: list[str] = []
+    for name, value in index.items():
+        if name.startswith("_") or not isinstance(value, list) or value[0] is None:
+            continue
+        part = folder / name
+        if not part.is_dir() or not any(p.exists() for p in part.iterdir()):
+            missing.append(name)
+            continue
+        if (part / "config.json").exists() and value[1] not in ("CLIPImageProcessor",):
+            missing.extend(f"{name}/{shard}" for shard in _missing_weights(part))
+    return tuple(missing)
+
+
+def _missing_weights(part: Path) -> list[str]:
+    for index_file in sorted(part.glob("*.index.json")):
+        shards = set(_read_json(index_file).get("weight_map", {}).values())
+        return sorted(s for s in shards if not (part / s).exists())
+    weights = [p for p in part.iterdir() if p.suffix in (".safetensors", ".bin") and p.exists()]
+    return [] if weights else ["weights"]
+
+
+def locate(spec: ModelSpec, cache_dir: Path | str | None = None, models_dir: Path | str | None = None) -> Availability:
+    """Find a model's weights without the network: its own folder, a models folder, or the HF cache."""
+    if not spec.is_hub:
+        folder = Path(spec.source).expanduser()
+        return Availability(spec, folder if folder.is_dir() else None, None,
+                            missing_files(folder) if folder.is_dir() else ())
+    if models_dir is not None:
+        org, _, name = spec.source.partition("/")
+        for candidate in (Path(models_dir) / name, Path(models_dir) / org / name):
+            if (candidate / "model_index.json").is_file():
+                return Availability(spec, candidate, None, missing_files(candidate))
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(spec.source, "model_index.json", cache_dir=cache_dir, revision=spec.revision)
+    if not isinstance(found, str):
+        return Availability(spec, None, None)
+    snapshot = Path(found).parent
+    return Availability(spec, snapshot, snapshot.name, missing_files(snapshot))
+
+
+def list_models(cache_dir: Path | str | None = None, models_dir: Path | str | None = None) -> list[Availability]:
+    """Every catalog model with where (or whether) it is on disk."""
+    return [locate(spec, cache_dir, models_dir) for spec in CATALOG.values()]
+
+
+# ------------------------------------------------------------------------------------------------
+# Downloading (only on request)
+
+DownloadProgress = Callable[[int, int, str], None]
+"""``progress(done_bytes, total_bytes, message)``."""
+
+DOWNLOAD_PATTERNS: tuple[str, ...] = ("model_index.json", "*/*")
+"""Diffusers-format files only: some repos (LTX-Video) also hold original checkpoints at the root."""
+
+
+def download_model(name: str, progress: DownloadProgress | None = None,
+                   cache_dir: Path | str | None = None) -> Path:
+    """Fetch a catalog (or hub) model into the Hugging Face cache; returns the snapshot folder.
+
+    This is the one function in the app that goes to the network, and only when the user asks.
+    """
+    spec = resolve_model(name)
+    if not spec.is_hub:
+        raise ModelError(f"{name} is a local folder; there is nothing to download")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        folder = snapshot_download(
+            spec.source, revision=spec.revision, cache_dir=cache_dir,
+            allow_patterns=list(DOWNLOAD_PATTERNS), tqdm_class=_progress_tqdm(progress, spec.key),
+        )
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as error:
+        raise ModelError(f"could not download {spec.source}: {error}. Check the network and try again; "
+                         "a partial download resumes where it stopped.") from None
+    return Path(folder)
+
+
+def _progress_tqdm(progress: DownloadProgress | None, label: str) -> Any:
+    """A tqdm class that forwards byte counts to ``progress`` (None keeps hub's own bars)."""
+    if progress is None:
+        return None
+    from tqdm.auto import tqdm
+
+    class _Forwarding(tqdm):  # type: ignore[misc, valid-type]
+        def update(self, n: float | None = 1) -> bool | None:
+            shown = super().update(n)
+            progress(int(self.n), int(self.total or 0), f"downloading {label}")
+            return shown
+
+    return _Forwarding

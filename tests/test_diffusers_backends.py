@@ -1,0 +1,258 @@
+"""Diffusion backends on tiny random-weight pipelines, loaded through the real from_pretrained path.
+
+No network: every pipeline is built in memory (tests/tiny_pipelines.py), saved with
+save_pretrained once per session, and loaded back by the backends exactly as real weights are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from studio.backends import create_backend
+from studio.backends.base import GenerationCancelled, GenerationError, KeyframeImage, OutOfMemory, ShotRequest
+from studio.backends.diffusers_common import plan_shape, retime
+from studio.board import CameraMove, FrameRate
+from studio.models import (
+    CATALOG,
+    ModelError,
+    download_model,
+    get_spec,
+    list_models,
+    locate,
+    resolve_model,
+)
+
+import tiny_pipelines as tiny
+
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
+
+
+# ------------------------------------------------------------------------------------------------
+# fixtures: tiny pipelines saved once per session
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tiny-pipelines")
+
+
+@pytest.fixture(scope="session")
+def wan_t2v_dir(tiny_root: Path) -> Path:
+    return tiny.build_wan_t2v(tiny_root / "wan-t2v")
+
+
+@pytest.fixture(scope="session")
+def wan_t2v(wan_t2v_dir: Path):
+    return create_backend("wan", model=str(wan_t2v_dir))
+
+
+class Recorder:
+    """A progress sink that keeps every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int, str]] = []
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        self.calls.append((done, total, message))
+
+
+def make_request(**changes: Any) -> ShotRequest:
+    request = ShotRequest(
+        shot_id="s1", shot_number=1, prompt="a lighthouse keeper at night", negative_prompt="blurry",
+        num_frames=12, width=32, height=32, fps=FrameRate(24), seed=7,
+        camera=(CameraMove("pan_left", 0.5),), options={"steps": 2},
+    )
+    return dataclasses.replace(request, **changes)
+
+
+def picture(seed: int, size: int = 48) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+
+
+class CallSpy:
+    """Records the keyword arguments each pipeline class receives, then runs the real call."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, pipeline_class: type) -> None:
+        self.calls: list[dict[str, Any]] = []
+        original = pipeline_class.__call__
+
+        def spy(pipe: Any, *args: Any, **kwargs: Any) -> Any:
+            self.calls.append(kwargs)
+            return original(pipe, *args, **kwargs)
+
+        monkeypatch.setattr(pipeline_class, "__call__", spy)
+
+
+# ------------------------------------------------------------------------------------------------
+# catalog and offline model discovery
+
+
+def test_catalog_entries_carry_each_family_constraints() -> None:
+    wan = get_spec("Wan-AI/Wan2.1-T2V-1.3B-Diffusers")
+    assert (wan.key, wan.family, wan.fps, wan.size_multiple) == ("wan2.1-t2v-1.3b", "wan", 16, 16)
+    assert wan.frames.nearest(32) == 33 and wan.frames.is_valid(81) and not wan.frames.is_valid(80)
+    assert get_spec("ltx-video-0.9.5").frames.nearest(48) == 49
+    assert get_spec("cogvideox-5b").frames.nearest(200) == 49
+    assert "flf2v" in get_spec("wan2.1-flf2v-720p").tasks and "flf2v" not in get_spec("wan2.1-i2v-480p").tasks
+    families = {spec.family for spec in CATALOG.values()}
+    assert families == {"wan", "ltx", "cogvideox"}
+
+
+def test_unknown_model_lists_known_ones() -> None:
+    with pytest.raises(ModelError, match="unknown model 'wan9'.*wan2.1-t2v-1.3b"):
+        resolve_model("wan9")
+
+
+def test_missing_weights_say_how_to_download(tmp_path: Path) -> None:
+    found = locate(get_spec("wan2.1-t2v-1.3b"), cache_dir=tmp_path)
+    assert not found.ready
+    assert "studio models download wan2.1-t2v-1.3b" in found.explain()
+    backend = create_backend("wan", model="wan2.1-t2v-1.3b", cache_dir=str(tmp_path))
+    with pytest.raises(GenerationError, match="studio models download wan2.1-t2v-1.3b"):
+        backend.generate(make_request(), Recorder(), threading.Event())
+
+
+def test_hub_id_loads_offline_from_the_hf_cache(wan_t2v_dir: Path, tmp_path: Path) -> None:
+    snapshot = tiny.install_in_hf_cache(wan_t2v_dir, "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", tmp_path)
+    statuses = {a.spec.key: a for a in list_models(cache_dir=tmp_path)}
+    assert statuses["wan2.1-t2v-1.3b"].ready and statuses["wan2.1-t2v-1.3b"].path == snapshot
+    assert not statuses["ltx-video"].ready
+    backend = create_backend("wan", model="Wan-AI/Wan2.1-T2V-1.3B-Diffusers", cache_dir=str(tmp_path))
+    clip = backend.generate(make_request(), Recorder(), threading.Event())
+    assert clip.metadata["model"] == "wan2.1-t2v-1.3b"
+    assert clip.metadata["model_revision"] == "0" * 40
+
+
+def test_interrupted_download_is_reported_incomplete(wan_t2v_dir: Path, tmp_path: Path) -> None:
+    snapshot = tiny.install_in_hf_cache(wan_t2v_dir, "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", tmp_path)
+    for weights in (snapshot / "transformer").glob("*.safetensors"):
+        weights.unlink()
+    found = locate(get_spec("wan2.1-t2v-1.3b"), cache_dir=tmp_path)
+    assert not found.ready and found.missing == ("transformer/weights",)
+    assert "incomplete" in found.explain()
+
+
+def test_local_folder_is_recognised_from_its_model_index(wan_t2v_dir: Path) -> None:
+    spec = resolve_model(str(wan_t2v_dir))
+    assert spec.family == "wan" and spec.pipeline == "WanPipeline" and "t2v" in spec.tasks
+    like = resolve_model("someone/finetuned-wan", like="wan2.1-t2v-14b")
+    assert like.source == "someone/finetuned-wan" and like.native_width == 1280
+
+
+def test_download_of_a_local_folder_is_refused(wan_t2v_dir: Path) -> None:
+    with pytest.raises(ModelError, match="nothing to download"):
+        download_model(str(wan_t2v_dir))
+
+
+# ------------------------------------------------------------------------------------------------
+# request mapping
+
+
+def test_shape_snaps_and_says_so() -> None:
+    spec = get_spec("wan2.1-t2v-1.3b")
+    shape = plan_shape(make_request(num_frames=48, width=1920, height=1080), spec)
+    assert (shape.width % 16, shape.height % 16) == (0, 0)
+    assert shape.width * shape.height <= spec.native_area
+    assert shape.frames == 33 and shape.fps == 16
+    assert any("frames" in note for note in shape.adjustments) and any("size" in note for note in shape.adjustments)
+    exact = plan_shape(make_request(num_frames=33, width=832, height=480, fps=FrameRate(16)), spec)
+    assert exact.adjustments == ()
+
+
+def test_impossible_sizes_and_lengths_say_what_works() -> None:
+    spec = get_spec("wan2.1-t2v-1.3b")
+    with pytest.raises(GenerationError, match="between 1:4 and 4:1"):
+        plan_shape(make_request(width=2048, height=64), spec)
+    with pytest.raises(GenerationError, match="at most 81 frames.*split"):
+        plan_shape(make_request(num_frames=24 * 20), spec)
+
+
+def test_retime_keeps_first_and_last_frames() -> None:
+    frames = np.arange(9)[:, None, None, None] * np.ones((1, 2, 2, 3), dtype=np.uint8)
+    out = retime(frames, 12)
+    assert len(out) == 12 and out[0, 0, 0, 0] == 0 and out[-1, 0, 0, 0] == 8
+    assert np.all(np.diff(out[:, 0, 0, 0].astype(int)) >= 0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Wan text-to-video end to end
+
+
+def test_wan_t2v_frames_size_and_metadata(wan_t2v) -> None:
+    progress = Recorder()
+    clip = wan_t2v.generate(make_request(num_frames=12, width=48, height=32), progress, threading.Event())
+    assert clip.frames.shape == (12, 32, 48, 3) and clip.frames.dtype == np.uint8
+    assert clip.fps == FrameRate(24)
+    meta = clip.metadata
+    assert meta["backend"] == "wan" and meta["pipeline"] == "WanPipeline" and meta["task"] == "t2v"
+    assert meta["settings"]["frames"] == 9 and meta["settings"]["steps"] == 2 and meta["seed"] == 7
+    assert "pans left" in meta["prompt"] and meta["prompt"].startswith("a lighthouse keeper at night")
+    assert set(meta["versions"]) >= {"torch", "diffusers", "transformers"}
+    assert any("retimed to 12" in note for note in meta["adjustments"])
+    assert meta["elapsed_s"] > 0
+    assert [call[:2] for call in progress.calls] == [(1, 2), (2, 2)]
+    assert "step 2/2" in progress.calls[-1][2]
+
+
+def test_wan_same_seed_same_frames_other_seed_differs(wan_t2v) -> None:
+    first = wan_t2v.generate(make_request(), Recorder(), threading.Event()).frames
+    again = wan_t2v.generate(make_request(), Recorder(), threading.Event()).frames
+    other = wan_t2v.generate(make_request(seed=8), Recorder(), threading.Event()).frames
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_wan_vae_stays_float32_when_transformer_is_bf16(wan_t2v_dir: Path) -> None:
+    backend = create_backend("wan", model=str(wan_t2v_dir), dtype="bf16")
+    pipe = backend.pipeline(backend.spec(None), "WanPipeline")
+    derived = backend.pipeline(backend.spec(None), "WanVideoToVideoPipeline")
+    assert pipe.transformer.dtype == torch.bfloat16
+    assert pipe.vae.dtype == torch.float32 and derived.vae is pipe.vae and derived.transformer is pipe.transformer
+    assert pipe.vae.dtype == torch.float32
+
+
+def test_cancel_mid_run_raises_and_backend_stays_usable(wan_t2v) -> None:
+    cancel = threading.Event()
+    seen: list[int] = []
+
+    def progress(done: int, total: int, message: str) -> None:
+        seen.append(done)
+        cancel.set()
+
+    with pytest.raises(GenerationCancelled):
+        wan_t2v.generate(make_request(options={"steps": 3}), progress, cancel)
+    assert seen == [1]
+    clip = wan_t2v.generate(make_request(), Recorder(), threading.Event())
+    assert clip.frames.shape == (12, 32, 32, 3)
+
+
+def test_out_of_memory_names_a_profile_and_next_job_runs(wan_t2v) -> None:
+    def progress(done: int, total: int, message: str) -> None:
+        if done == 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    with pytest.raises(OutOfMemory, match="memory profile 'model_offload'"):
+        wan_t2v.generate(make_request(options={"steps": 3}), progress, threading.Event())
+    assert wan_t2v.generate(make_request(), Recorder(), threading.Event()).frames.shape == (12, 32, 32, 3)
+
+
+def test_bad_settings_are_refused_clearly(wan_t2v_dir: Path) -> None:
+    with pytest.raises(GenerationError, match="no CUDA or MPS.*'none' or 'vae_tiling'"):
+        create_backend("wan", model=str(wan_t2v_dir), memory_profile="model_offload")
+    with pytest.raises(GenerationError, match="unknown memory profile 'tiny'.*group_offload"):
+        create_backend("wan", model=str(wan_t2v_dir), memory_profile="tiny")
+    with pytest.raises(GenerationError, match="ltx model.*'ltx' backend"):
+        create_backend("wan", model="ltx-video")
+
+
+def test_first_and_last_on_a_t2v_model_is_refused(wan_t2v) -> None:
+    request = make_request(keyframes=(KeyframeImage("first", 0, picture(1)), KeyframeImage("last", 11, picture(2))))
+    with pytest.raises(GenerationError, match="cannot do first \\+ last frame.*wan2.1-flf2v-720p"):
+        wan_t2v.generate(request, Recorder(), threading.Event())

@@ -1,0 +1,218 @@
+"""Tiny random-weight Diffusers pipelines for every family the app supports, built without the hub.
+
+Each builder makes the components the way diffusers' own fast tests do (a few thousand
+parameters), a tokenizer built in memory, and ``save_pretrained``s the pipeline to a folder. The
+backends then load that folder through the same ``from_pretrained`` path real weights take.
+``install_in_hf_cache`` lays a folder out as a Hugging Face cache entry, so hub-id loading can be
+tested offline as well.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+WORDS = (
+    "a an the of in on at to and with over under through into slowly fast camera pans tilts zooms dolly "
+    "truck orbit crane handheld static shot lighthouse keeper letter sea night storm ship light window "
+    "door room man woman dog cat walks runs looks turns left right up down in out close wide street "
+    "city forest rain sun red blue green golden dark bright . ,"
+).split()
+
+T2V_TINY_CHANNELS = 16
+
+
+def tiny_tokenizer():
+    """A word-level tokenizer made in memory (nothing downloaded), with T5's special tokens."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {token: index for index, token in enumerate(["<pad>", "</s>", "<unk>", *dict.fromkeys(WORDS)])}
+    tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=512,
+    )
+
+
+def _vocab_size() -> int:
+    return len(tiny_tokenizer())
+
+
+def tiny_t5(umt5: bool = False):
+    from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
+
+    torch.manual_seed(0)
+    config_class, model_class = (UMT5Config, UMT5EncoderModel) if umt5 else (T5Config, T5EncoderModel)
+    config = config_class(vocab_size=_vocab_size(), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+                          relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    return model_class(config).eval()
+
+
+# ------------------------------------------------------------------------------------------------
+# Wan
+
+
+def _wan_vae():
+    from diffusers import AutoencoderKLWan
+
+    torch.manual_seed(0)
+    return AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                            temperal_downsample=[False, True, True])
+
+
+def _wan_scheduler():
+    from diffusers import UniPCMultistepScheduler
+
+    return UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
+
+
+def _wan_transformer(in_channels: int = 16, **extra):
+    from diffusers import WanTransformer3DModel
+
+    torch.manual_seed(0)
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=in_channels,
+        out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", rope_max_seq_len=32, **extra,
+    )
+
+
+def build_wan_t2v(folder: Path) -> Path:
+    from diffusers import WanPipeline
+
+    pipe = WanPipeline(tokenizer=tiny_tokenizer(), text_encoder=tiny_t5(umt5=True), vae=_wan_vae(),
+                       scheduler=_wan_scheduler(), transformer=_wan_transformer())
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_wan_i2v(folder: Path, first_last: bool = False) -> Path:
+    """Wan 2.1 I2V (or FLF2V: a position embedding for two images' CLIP tokens)."""
+    from diffusers import WanImageToVideoPipeline
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(0)
+    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
+        hidden_size=4, projection_dim=4, num_hidden_layers=2, num_attention_heads=2, image_size=32,
+        intermediate_size=16, patch_size=4,
+    ))
+    tokens = (32 // 4) ** 2 + 1
+    extra = {"image_dim": 4} | ({"pos_embed_seq_len": 2 * tokens} if first_last else {})
+    pipe = WanImageToVideoPipeline(
+        tokenizer=tiny_tokenizer(), text_encoder=tiny_t5(umt5=True), vae=_wan_vae(), scheduler=_wan_scheduler(),
+        image_processor=CLIPImageProcessor(crop_size=32, size=32), image_encoder=encoder,
+        transformer=_wan_transformer(in_channels=36, **extra),
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_wan_vace(folder: Path) -> Path:
+    from diffusers import WanVACEPipeline, WanVACETransformer3DModel
+
+    torch.manual_seed(0)
+    transformer = WanVACETransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
+        text_dim=32, freq_dim=256, ffn_dim=32, num_layers=3, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", rope_max_seq_len=32, vace_layers=[0, 2], vace_in_channels=96,
+    )
+    pipe = WanVACEPipeline(tokenizer=tiny_tokenizer(), text_encoder=tiny_t5(umt5=True), vae=_wan_vae(),
+                           scheduler=_wan_scheduler(), transformer=transformer)
+    pipe.save_pretrained(folder)
+    return folder
+
+
+# ------------------------------------------------------------------------------------------------
+# LTX-Video
+
+
+def build_ltx(folder: Path, condition: bool = True) -> Path:
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXConditionPipeline,
+        LTXPipeline,
+        LTXVideoTransformer3DModel,
+    )
+
+    torch.manual_seed(0)
+    transformer = LTXVideoTransformer3DModel(
+        in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4,
+        attention_head_dim=8, cross_attention_dim=32, num_layers=1, caption_channels=32,
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLLTXVideo(
+        in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1), spatio_temporal_scaling=(True, True, False, False),
+        decoder_spatio_temporal_scaling=(True, True, False, False),
+        decoder_inject_noise=(False, False, False, False, False), upsample_residual=(False, False, False, False),
+        upsample_factor=(1, 1, 1, 1), timestep_conditioning=False, patch_size=1, patch_size_t=1,
+        encoder_causal=True, decoder_causal=False,
+    )
+    vae.use_framewise_encoding = False
+    vae.use_framewise_decoding = False
+    pipeline_class = LTXConditionPipeline if condition else LTXPipeline
+    pipe = pipeline_class(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=tiny_t5(),
+                          tokenizer=tiny_tokenizer(), transformer=transformer)
+    pipe.save_pretrained(folder)
+    return folder
+
+
+# ------------------------------------------------------------------------------------------------
+# CogVideoX
+
+
+def _cog_vae():
+    from diffusers import AutoencoderKLCogVideoX
+
+    torch.manual_seed(0)
+    return AutoencoderKLCogVideoX(
+        in_channels=3, out_channels=3, down_block_types=("CogVideoXDownBlock3D",) * 4,
+        up_block_types=("CogVideoXUpBlock3D",) * 4, block_out_channels=(8, 8, 8, 8), latent_channels=4,
+        layers_per_block=1, norm_num_groups=2, temporal_compression_ratio=4,
+    )
+
+
+def build_cogvideox(folder: Path, image_to_video: bool = False) -> Path:
+    from diffusers import (
+        CogVideoXImageToVideoPipeline,
+        CogVideoXPipeline,
+        CogVideoXTransformer3DModel,
+        DDIMScheduler,
+    )
+
+    torch.manual_seed(0)
+    transformer = CogVideoXTransformer3DModel(
+        num_attention_heads=2, attention_head_dim=16, in_channels=8 if image_to_video else 4, out_channels=4,
+        time_embed_dim=2, text_embed_dim=32, num_layers=1, sample_width=4, sample_height=4, sample_frames=9,
+        patch_size=2, temporal_compression_ratio=4, max_text_seq_length=226,
+        use_rotary_positional_embeddings=image_to_video,
+    )
+    pipeline_class = CogVideoXImageToVideoPipeline if image_to_video else CogVideoXPipeline
+    pipe = pipeline_class(tokenizer=tiny_tokenizer(), text_encoder=tiny_t5(), vae=_cog_vae(),
+                          transformer=transformer, scheduler=DDIMScheduler())
+    pipe.save_pretrained(folder)
+    return folder
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def install_in_hf_cache(folder: Path, repo_id: str, cache_dir: Path, commit: str = "0" * 40) -> Path:
+    """Lay ``folder`` out as the Hugging Face cache holds a downloaded repo (snapshot + refs/main)."""
+    repo = cache_dir / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / commit
+    shutil.copytree(folder, snapshot, dirs_exist_ok=True)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    return snapshot
+
+
+def pipeline_class_name(folder: Path) -> str:
+    return json.loads((folder / "model_index.json").read_text())["_class_name"]
