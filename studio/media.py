@@ -203,6 +203,8 @@ def probe_stream(path: Path) -> StreamInfo:
                 if packet.is_keyframe and context.name == "h264" and 5 in _nal_types(bytes(packet), length_size):
                     idr.append(count)
                 count += 1
+            if stream.frames and count < stream.frames:
+                raise MediaError(f"{path.name}: truncated, the header lists {stream.frames} frames but only {count} can be read")
             rate = stream.average_rate or stream.base_rate
             time_base = stream.time_base
             return StreamInfo(
