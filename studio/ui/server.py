@@ -1,0 +1,164 @@
+"""Start the browser app: options, the exposure check, the Gradio server.
+
+The options are checked before Gradio is imported, so a refused start (``--listen`` without
+``--auth``) fails in a fraction of a second with a message saying what to add.
+
+Entry points: ``python app.py [options]``, ``studio serve [options]`` (through
+:func:`add_arguments` and :func:`run`), and :func:`start` for tests and embedding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+MAX_UPLOAD = "60mb"
+"""Gradio's own upload cap; keyframes are further limited by studio.images.MAX_BYTES."""
+
+
+class ServeError(Exception):
+    """The app refuses to start as asked; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    project: Path | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    share: bool = False
+    auth: tuple[tuple[str, str], ...] = ()
+    backend: str | None = None
+    device: str | None = None
+    home: Path | None = None
+
+    @property
+    def exposed(self) -> bool:
+        return self.share or self.host not in ("127.0.0.1", "localhost", "::1")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The serve options, shared by app.py and `studio serve`."""
+    parser.add_argument("--project", type=Path, default=None,
+                        help="project folder to open (created if missing); default: the last one, "
+                             "or a copy of the sample board on first start")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--listen", nargs="?", const="0.0.0.0", default=None, metavar="ADDRESS",
+                        help="accept connections from other machines (default address 0.0.0.0); needs --auth")
+    parser.add_argument("--share", action="store_true", help="make a public Gradio share link; needs --auth")
+    parser.add_argument("--auth", default=None, metavar="USER:PASSWORD",
+                        help="require this login (needed for --listen and --share)")
+    parser.add_argument("--auth-file", type=Path, default=None,
+                        help="file with one USER:PASSWORD per line (needed for --listen and --share)")
+    parser.add_argument("--backend", default=None, help="render every shot with this backend (e.g. animatic)")
+    parser.add_argument("--device", default=None, help="device for diffusion backends (cuda, cuda:1, cpu)")
+
+
+def options_from_args(args: argparse.Namespace) -> ServeOptions:
+    """Validated options; ServeError when exposure is asked for without a login."""
+    credentials: list[tuple[str, str]] = []
+    if args.auth:
+        credentials.append(_credential(args.auth, "--auth"))
+    if args.auth_file:
+        try:
+            lines = args.auth_file.read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise ServeError(f"--auth-file {args.auth_file}: cannot read it ({error.strerror})") from None
+        credentials += [_credential(line, str(args.auth_file)) for line in lines if line.strip()]
+    if not 1 <= args.port <= 65535:
+        raise ServeError(f"--port must be from 1 to 65535, got {args.port}")
+    options = ServeOptions(
+        project=args.project, host=args.listen or DEFAULT_HOST, port=args.port, share=args.share,
+        auth=tuple(credentials), backend=args.backend, device=args.device,
+    )
+    if options.exposed and not options.auth:
+        what = "--share" if options.share else f"--listen {options.host}"
+        raise ServeError(
+            f"refusing to start: {what} would let anyone who can reach this machine open and change "
+            "your projects. Add --auth USER:PASSWORD or --auth-file FILE, or drop "
+            f"{'--share' if options.share else '--listen'} to serve only this computer (127.0.0.1)."
+        )
+    if options.backend is not None:
+        from studio.backends import BACKENDS
+
+        if options.backend not in BACKENDS:
+            raise ServeError(f"--backend {options.backend!r} is not a backend; available: {', '.join(BACKENDS)}")
+    return options
+
+
+def _credential(text: str, source: str) -> tuple[str, str]:
+    user, sep, password = text.strip().partition(":")
+    if not sep or not user or not password:
+        raise ServeError(f"{source}: expected USER:PASSWORD, got {'a line without a colon' if not sep else 'an empty part'}")
+    return user, password
+
+
+def build(options: ServeOptions) -> tuple[Any, Any]:
+    """The Studio services and their Blocks (not launched)."""
+    from studio.ui.context import Studio
+    from studio.ui.layout import build_ui
+    from studio.ui.workspace import Workspace
+
+    workspace = Workspace(options.home)
+    project = workspace.startup_project(options.project)
+    studio = Studio(workspace, backend=options.backend, device=options.device)
+    demo = build_ui(studio, project)
+    demo.queue(max_size=256, default_concurrency_limit=4)
+    return studio, demo
+
+
+def start(options: ServeOptions, *, block: bool = False, quiet: bool = False) -> tuple[Any, Any, str]:
+    """Build and launch; returns (studio, blocks, url). With block, serves until interrupted."""
+    from studio.ui.views import CSS
+
+    studio, demo = build(options)
+    _, url, _ = demo.launch(
+        server_name=options.host, server_port=options.port, share=options.share,
+        auth=list(options.auth) or None, prevent_thread_lock=True, quiet=quiet,
+        max_file_size=MAX_UPLOAD, css=CSS, footer_links=["api"], show_error=True,
+        ssr_mode=False,
+    )
+    threading.Thread(target=_warm_up, name="previz-warm-up", daemon=True).start()
+    if block:
+        try:
+            demo.block_thread()
+        finally:
+            studio.close()
+    return studio, demo, url
+
+
+def _warm_up() -> None:
+    """Import the render and export stacks after the page is up, not before, so the first
+    start is fast and the first click does not pay for cv2/OpenTimelineIO imports."""
+    import importlib
+
+    for module in ("studio.services.export", "studio.services.render", "studio.backends.animatic"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+
+
+def run(args: argparse.Namespace) -> int:
+    """`studio serve` / app.py body: 0 after a clean stop, 2 when the options are refused."""
+    try:
+        options = options_from_args(args)
+    except ServeError as error:
+        print(f"previz-studio: {error}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    start(options, block=True)
+    return 0
+
+
+def serve(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default: sys.argv[1:]) and serve."""
+    parser = argparse.ArgumentParser(prog="app.py", description="Previz Studio in the browser")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

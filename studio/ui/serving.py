@@ -1,0 +1,80 @@
+"""Copies of project files that the browser may fetch, and nothing else.
+
+Why copies: Gradio serves a file only if it sits in its cache, the temp folder or an
+``allowed_paths`` folder, and ``allowed_paths`` serves a whole folder inline by URL. Adding
+project folders there would expose board.json backups and any stray file to whoever guesses a
+path. Instead the UI hands Gradio a copy of exactly the file it shows (a take, a keyframe, an
+export), made here in a private temp folder; Gradio then moves it into its own cache under a
+hashed name and serves it with its usual rules (HTML/SVG never inline).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+SERVED_KEPT = 400
+"""Copies kept; older ones are deleted (Gradio keeps its own cached copy while it needs one)."""
+
+
+class MediaCache:
+    """Per-app folder of served copies, keyed by the source file's path, size and mtime."""
+
+    def __init__(self, kept: int = SERVED_KEPT) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="previz-served-"))
+        self._kept = kept
+        self._entries: OrderedDict[str, Path] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def publish(self, source: Path, name: str | None = None) -> str:
+        """A servable copy of ``source`` (an existing regular file inside a project)."""
+        source = Path(source)
+        stat = source.stat()
+        key = hashlib.sha256(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:24]
+        with self._lock:
+            if key in self._entries and self._entries[key].exists():
+                self._entries.move_to_end(key)
+                return str(self._entries[key])
+            folder = self.root / key
+            folder.mkdir(exist_ok=True)
+            target = folder / (name or source.name)
+            partial = folder / f".{target.name}.partial"
+            shutil.copyfile(source, partial)
+            os.replace(partial, target)
+            self._entries[key] = target
+            while len(self._entries) > self._kept:
+                _, old = self._entries.popitem(last=False)
+                shutil.rmtree(old.parent, ignore_errors=True)
+            return str(target)
+
+    def thumbnail(self, video: Path) -> str | None:
+        """The first frame of a take as a PNG (None when the video cannot be read)."""
+        from PIL import Image
+
+        from studio.media import MediaError, read_video
+
+        stat = video.stat()
+        key = hashlib.sha256(f"thumb|{video.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:24]
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is not None and cached.exists():
+                return str(cached)
+        try:
+            frame = read_video(video, max_frames=1)[0]
+        except MediaError:
+            return None
+        folder = self.root / key
+        folder.mkdir(exist_ok=True)
+        target = folder / f"{video.stem}.png"
+        Image.fromarray(frame).save(target)
+        with self._lock:
+            self._entries[key] = target
+        return str(target)
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,141 @@
+"""HTML and text the UI shows: progress bars, error cards, the timeline strip. Pure functions.
+
+Every piece of user text (titles, prompts, error messages quoting them) goes through
+``html.escape`` here, so a prompt can never inject markup into another session's page.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Iterable
+
+from studio.board import Board
+from studio.services.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobView
+
+CSS = """
+.shot-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 6px; }
+.card-error { color: #b42318; font-weight: 600; }
+.job { margin: 2px 0; font-size: 0.92em; }
+.job progress { width: 100%; height: 10px; }
+.job-failed { border: 1px solid #b42318; background: #fef3f2; color: #7a271a; border-radius: 8px; padding: 6px 10px; }
+.strip { display: flex; width: 100%; gap: 2px; user-select: none; }
+.strip .seg { background: #344054; color: white; padding: 6px 4px; font-size: 0.8em; overflow: hidden;
+  white-space: nowrap; text-overflow: ellipsis; border-radius: 4px; cursor: pointer; min-width: 18px; }
+.strip .seg.missing { background: #98a2b3; }
+"""
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
+
+
+def job_line(job: JobView, position: int | None = None) -> str:
+    """One job as a line with a progress bar, step count, elapsed and estimate."""
+    label = html.escape(job.label or job.shot_id or job.id)
+    if job.status == QUEUED:
+        where = f" (#{position + 1} in line)" if position is not None else ""
+        return f'<div class="job">⏳ {label}: queued{where}</div>'
+    if job.status == RUNNING:
+        steps = f"step {job.done} of {job.total}" if job.total else "starting"
+        eta = f", about {_seconds(job.eta)} left" if job.eta is not None else ""
+        return (f'<div class="job">▶ {label}: {steps}, {_seconds(job.elapsed)} elapsed{eta} '
+                f'<progress max="1" value="{job.fraction:.3f}"></progress>'
+                f'<br><small>{html.escape(job.message)}</small></div>')
+    if job.status == FAILED:
+        return (f'<div class="job job-failed">✖ <b>{label} failed</b>: {html.escape(job.error or "unknown error")}'
+                "</div>")
+    if job.status == CANCELLED:
+        return f'<div class="job">⏹ {label}: cancelled</div>'
+    return f'<div class="job">✔ {label}: done in {_seconds(job.elapsed)}</div>'
+
+
+def card_status(jobs: Iterable[JobView], positions: dict[str, int | None]) -> str:
+    """The newest job of one shot, shown inside its card (empty when there is none)."""
+    latest = list(jobs)[-1:]
+    if not latest:
+        return ""
+    job = latest[0]
+    if job.status == DONE and time.monotonic() - (job.finished or 0) > 30:
+        return ""
+    return job_line(job, positions.get(job.id))
+
+
+def board_progress(board: Board, jobs: list[JobView], positions: dict[str, int | None]) -> str:
+    """Whole-board progress (takes chosen, the latest render-all) and the session's job list."""
+    chosen = sum(1 for shot in board.shots if shot.chosen_take)
+    parts = [f"<div><b>{chosen} of {len(board.shots)} shots</b> have a chosen take · running time "
+             f"{board.fps.timecode(board.total_frames)} ({board.fps.frames_to_seconds(board.total_frames):.1f} s)</div>"]
+    groups = [job.group for job in jobs if job.group]
+    if groups:
+        batch = [job for job in jobs if job.group == groups[-1]]
+        finished = sum(1 for job in batch if job.is_finished)
+        fraction = sum(job.fraction if not job.is_finished else 1.0 for job in batch) / len(batch)
+        running = [job for job in batch if job.status == RUNNING]
+        elapsed = sum(job.elapsed for job in batch)
+        done_jobs = [job for job in batch if job.status == DONE]
+        estimate = ""
+        if done_jobs and finished < len(batch):
+            mean = sum(job.elapsed for job in done_jobs) / len(done_jobs)
+            left = (len(batch) - finished - (running[0].fraction if running else 0)) * mean
+            estimate = f", about {_seconds(left)} left"
+        parts.append(f'<div class="job">Render all: {finished} of {len(batch)} shots, {_seconds(elapsed)} '
+                     f'of rendering{estimate} <progress max="1" value="{fraction:.3f}"></progress></div>')
+    active = [job for job in jobs if not job.is_finished]
+    failed = [job for job in jobs if job.status == FAILED][-3:]
+    parts += [job_line(job, positions.get(job.id)) for job in active]
+    parts += [job_line(job) for job in failed if job not in active]
+    return "\n".join(parts)
+
+
+def timeline_strip(board: Board) -> str:
+    """Shots as blocks sized by their duration; clicking one seeks the animatic player."""
+    if not board.shots:
+        return "<p>No shots yet.</p>"
+    starts = board.shot_start_frames()
+    blocks = []
+    for index, (shot, start) in enumerate(zip(board.shots, starts)):
+        seconds = board.fps.frames_to_seconds(max(start, 0))
+        missing = "" if shot.chosen_take else " missing"
+        title = html.escape(shot.title or shot.id)
+        blocks.append(
+            f'<div class="seg{missing}" style="flex: {shot.edit_duration} 1 0" data-start="{seconds:.4f}" '
+            f'data-shot="{html.escape(shot.id)}" title="{index + 1}. {title} · '
+            f'{board.fps.frames_to_seconds(shot.edit_duration):.2f} s">{index + 1}. {title}</div>'
+        )
+    return f'<div class="strip">{"".join(blocks)}</div>'
+
+
+STRIP_JS = """
+element.addEventListener('click', (event) => {
+  const seg = event.target.closest('.seg');
+  if (!seg) return;
+  const video = document.querySelector('#animatic-player video');
+  if (video) { video.currentTime = parseFloat(seg.dataset.start); video.play().catch(() => {}); }
+});
+"""
+
+
+def running_time(board: Board) -> str:
+    total = board.total_frames
+    return (f"**Total running time** {board.fps.timecode(total)} · {total} frames at {board.fps} fps "
+            f"({board.fps.frames_to_seconds(total):.2f} s) · {len(board.shots)} shots")
+
+
+def take_label(index: int, take) -> str:
+    return f"Take {index + 1} · seed {take.seed} · {take.backend}" + (f" · {take.model}" if take.model else "")
+
+
+def take_info(take, sidecar: dict | None) -> str:
+    """Seed and settings of a take, from its JSON sidecar when readable."""
+    lines = [f"**{html.escape(take.id)}** · seed `{take.seed}` · {html.escape(take.backend)} · {take.frames} frames"]
+    if sidecar:
+        camera = ", ".join(f"{c.get('move')} {c.get('intensity')}" for c in sidecar.get("camera", []))
+        lines.append(f"camera {html.escape(camera)} · {sidecar.get('width')}x{sidecar.get('height')} · "
+                     f"{sidecar.get('elapsed_seconds', '?')} s to make")
+        settings = {**sidecar.get("settings", {}), **sidecar.get("options", {})}
+        if settings:
+            lines.append("settings: " + html.escape(", ".join(f"{k}={v}" for k, v in settings.items())))
+    return "  \n".join(lines)
