@@ -18,6 +18,7 @@ are to and from black over the first/last frames of the whole timeline.
 from __future__ import annotations
 
 import dataclasses
+import math
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -401,6 +402,7 @@ class Renderer:
         self.style = style
         self._readers: dict[int, FrameReader] = {}
         self._slates: dict[int, np.ndarray] = {}
+        self._sprites: dict[tuple[str, tuple[int, int, int]], np.ndarray] = {}
         size = max(9, round(timeline.height / 22))
         self._font = ImageFont.load_default(size=size)
         self._font_size = size
@@ -460,35 +462,71 @@ class Renderer:
         segment = self.timeline.segments[segment_index]
         return self.source(segment_index, segment.source_in + segment.duration // 2).copy()
 
+    def _sprite(self, text: str, fill: tuple[int, int, int]) -> np.ndarray:
+        """White-on-black-outline text as RGBA, one line high; cached per renderer (per export)."""
+        key = (text, fill)
+        sprite = self._sprites.get(key)
+        if sprite is None:
+            font, stroke = self._font, max(1, self._font_size // 8)
+            ascent, descent = font.getmetrics()
+            width = max(1, int(math.ceil(font.getlength(text))) + 2 * stroke)
+            picture = Image.new("RGBA", (width, ascent + descent + 2 * stroke), (0, 0, 0, 0))
+            ImageDraw.Draw(picture).text((stroke, stroke), text, font=font, fill=fill + (255,),
+                                         stroke_width=stroke, stroke_fill=(0, 0, 0, 255))
+            sprite = np.asarray(picture, dtype=np.uint8)
+            if len(self._sprites) > 4096:  # timecodes are composed per character, so this stays small
+                self._sprites.clear()
+            self._sprites[key] = sprite
+        return sprite
+
+    def _text(self, text: str, fill: tuple[int, int, int], per_character: bool = False) -> np.ndarray:
+        if not per_character:
+            return self._sprite(text, fill)
+        stroke = max(1, self._font_size // 8)  # glyphs sit at their advance; outlines may touch
+        parts = [self._sprite(character, fill) for character in text]
+        return np.concatenate([part[:, stroke:part.shape[1] - stroke] if part.shape[1] > 2 * stroke else part for part in parts], axis=1)
+
+    @staticmethod
+    def _paste(image: np.ndarray, sprite: np.ndarray, x: int, y: int) -> None:
+        height, width = image.shape[:2]
+        x0, y0 = max(0, x), max(0, y)
+        x1, y1 = min(width, x + sprite.shape[1]), min(height, y + sprite.shape[0])
+        if x0 >= x1 or y0 >= y1:
+            return
+        part = sprite[y0 - y:y1 - y, x0 - x:x1 - x]
+        alpha = part[..., 3:4].astype(np.float32) / 255.0
+        region = image[y0:y1, x0:x1].astype(np.float32)
+        image[y0:y1, x0:x1] = (region * (1.0 - alpha) + part[..., :3] * alpha + 0.5).astype(np.uint8)
+
     def _burn(self, image: np.ndarray, texts: dict[str, str]) -> np.ndarray:
-        picture = Image.fromarray(image)
-        draw = ImageDraw.Draw(picture)
-        width, height = picture.size
-        font, size = self._font, self._font_size
-        pad = max(2, size // 3)
-        stroke = max(1, size // 8)
-        style = {"font": font, "fill": (255, 255, 255), "stroke_width": stroke, "stroke_fill": (0, 0, 0)}
-        line = int(size * 1.25)
+        image = image.copy()
+        height, width = image.shape[:2]
+        pad = max(2, self._font_size // 3)
+        white, yellow = (255, 255, 255), (255, 240, 120)
         y = pad
         for slot in ("shot", "take"):
             if slot in texts:
-                draw.text((pad, y), texts[slot], **style)
-                y += line
-        right = pad
+                sprite = self._text(texts[slot], white)
+                self._paste(image, sprite, pad, y)
+                y += sprite.shape[0]
+        y = pad
         for slot in ("camera", "watermark"):
             if slot in texts:
-                draw.text((width - pad, right), texts[slot], anchor="ra", **style)
-                right += line
-        bottom = height - pad
+                sprite = self._text(texts[slot], white)
+                self._paste(image, sprite, width - pad - sprite.shape[1], y)
+                y += sprite.shape[0]
         if "shot_tc" in texts:
-            draw.text((pad, bottom), texts["shot_tc"], anchor="ld", **style)
+            sprite = self._text(texts["shot_tc"], white, per_character=True)
+            self._paste(image, sprite, pad, height - pad - sprite.shape[0])
         if "tc" in texts:
-            draw.text((width - pad, bottom), texts["tc"], anchor="rd", **style)
+            sprite = self._text(texts["tc"], white, per_character=True)
+            self._paste(image, sprite, width - pad - sprite.shape[1], height - pad - sprite.shape[0])
         if "dialogue" in texts:
-            lines = _wrap(draw, texts["dialogue"], font, int(width * 0.8), 2)
-            y = bottom - line * len(lines)
-            for text in lines:
-                draw.text((width // 2, y), text, anchor="md", **{**style, "fill": (255, 240, 120)})
-                y += line
-        return np.asarray(picture, dtype=np.uint8)
-
+            measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+            lines = _wrap(measure, texts["dialogue"], self._font, int(width * 0.8), 2)
+            sprites = [self._text(line, yellow) for line in lines]
+            y = height - pad - sum(s.shape[0] for s in sprites) - (sprites[0].shape[0] if sprites else 0)
+            for sprite in sprites:
+                self._paste(image, sprite, (width - sprite.shape[1]) // 2, y)
+                y += sprite.shape[0]
+        return image
