@@ -17,8 +17,8 @@ from pypdf import PdfReader
 from studio.board import AudioTrack, Transition
 from studio.media import read_video
 from studio.services.export import EXPORT_FORMATS, ExportError, ExportOptions, add_arguments, export_board, run_export
-from studio.timeline import Renderer, Style, attach_media, build_timeline, frame_recipes
-from tests.exportkit import FPS, H, W, edit, ffprobe, identify, make_project, write_tone
+from studio.timeline import ExportCancelled, Renderer, attach_media, build_timeline, frame_recipes
+from tests.exportkit import H, W, edit, ffprobe, identify, make_project, write_tone
 
 
 def test_cut_only_mp4_is_stream_copied_and_frame_exact(tmp_path: Path) -> None:
@@ -204,4 +204,13 @@ def test_cli_handler(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert run_export(parser.parse_args([str(project.root), "--format", "mp4"])) == 1
     assert "shot 1" in capsys.readouterr().err
     assert run_export(parser.parse_args([str(project.root), "--format", "mp4", "--use-slates"])) == 0
-    assert FPS.num == 24 and Style().fit == "cover"
+
+
+def test_cancel_leaves_no_output(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", durations=(12, 12))
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(ExportCancelled):
+        export_board(project, "mp4", options=ExportOptions(burn_ins=frozenset({"timecode"})), cancel=cancel)
+    assert not (project.exports_dir / "animatic.mp4").exists()
+    assert not [p for p in project.exports_dir.iterdir() if "partial" in p.name]
