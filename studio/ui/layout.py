@@ -231,12 +231,12 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
         timer.tick(poll, [session, layout], [board_progress, layout, running, strip], **POLL)
 
         # -- board actions -----------------------------------------------------------------
-        def add_shot(session_value: dict, layout_value: dict):
+        def add_card(session_value: dict, layout_value: dict):
             project = studio.project(session_value["project"])
             project.update(lambda b: b.add_shot(new_shot(b)))
             return bump(layout_value, project), saved_status("shot added")
 
-        add.click(add_shot, [session, layout], [layout, status], **EDIT)
+        add.click(add_card, [session, layout], [layout, status], **EDIT)
 
         def undo_delete(session_value: dict, layout_value: dict, removed: dict | None):
             if not removed or removed.get("project") != session_value["project"]:
@@ -304,7 +304,7 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
 
         build_preview.click(animatic, [session], [player, export_error], **EXPORT)
 
-        def export(session_value: dict, chosen: list[str]):
+        def export_files_for(session_value: dict, chosen: list[str]):
             if not chosen:
                 return gr.skip(), "⚠ pick at least one format"
             project = studio.project(session_value["project"])
@@ -318,7 +318,7 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
                 gr.Warning("; ".join(problems))
             return files, "  \n".join(f"⚠ {p}" for p in problems)
 
-        export_button.click(export, [session, formats], [export_files, export_error], **EXPORT)
+        export_button.click(export_files_for, [session, formats], [export_files, export_error], **EXPORT)
 
         def add_audio(session_value: dict, file_path: str | None):
             if not file_path:
