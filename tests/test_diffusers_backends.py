@@ -67,9 +67,14 @@ def make_request(**changes: Any) -> ShotRequest:
     request = ShotRequest(
         shot_id="s1", shot_number=1, prompt="a lighthouse keeper at night", negative_prompt="blurry",
         num_frames=12, width=32, height=32, fps=FrameRate(24), seed=7,
-        camera=(CameraMove("pan_left", 0.5),), options={"steps": 2},
+        camera=(CameraMove("pan_left", 0.5),), options=opts(),
     )
     return dataclasses.replace(request, **changes)
+
+
+def opts(**options: Any) -> dict[str, Any]:
+    """Generation options for tiny models: 2 steps, 16 text tokens (a real option: max_sequence_length)."""
+    return {"steps": 2, "max_sequence_length": 16} | options
 
 
 def picture(seed: int, size: int = 48) -> np.ndarray:
@@ -227,7 +232,7 @@ def test_cancel_mid_run_raises_and_backend_stays_usable(wan_t2v) -> None:
         cancel.set()
 
     with pytest.raises(GenerationCancelled):
-        wan_t2v.generate(make_request(options={"steps": 3}), progress, cancel)
+        wan_t2v.generate(make_request(options=opts(steps=3)), progress, cancel)
     assert seen == [1]
     clip = wan_t2v.generate(make_request(), Recorder(), threading.Event())
     assert clip.frames.shape == (12, 32, 32, 3)
@@ -239,7 +244,7 @@ def test_out_of_memory_names_a_profile_and_next_job_runs(wan_t2v) -> None:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
     with pytest.raises(OutOfMemory, match="memory profile 'model_offload'"):
-        wan_t2v.generate(make_request(options={"steps": 3}), progress, threading.Event())
+        wan_t2v.generate(make_request(options=opts(steps=3)), progress, threading.Event())
     assert wan_t2v.generate(make_request(), Recorder(), threading.Event()).frames.shape == (12, 32, 32, 3)
 
 
@@ -256,3 +261,181 @@ def test_first_and_last_on_a_t2v_model_is_refused(wan_t2v) -> None:
     request = make_request(keyframes=(KeyframeImage("first", 0, picture(1)), KeyframeImage("last", 11, picture(2))))
     with pytest.raises(GenerationError, match="cannot do first \\+ last frame.*wan2.1-flf2v-720p"):
         wan_t2v.generate(request, Recorder(), threading.Event())
+
+
+# ------------------------------------------------------------------------------------------------
+# Wan image-to-video, first+last, VACE keyframes
+
+
+@pytest.fixture(scope="session")
+def wan_i2v(tiny_root: Path):
+    return create_backend("wan", model=str(tiny.build_wan_i2v(tiny_root / "wan-i2v")))
+
+
+@pytest.fixture(scope="session")
+def wan_flf2v(tiny_root: Path):
+    return create_backend("wan", model=str(tiny.build_wan_i2v(tiny_root / "wan-flf2v", first_last=True)))
+
+
+@pytest.fixture(scope="session")
+def wan_vace(tiny_root: Path):
+    return create_backend("wan", model=str(tiny.build_wan_vace(tiny_root / "wan-vace")))
+
+
+def test_wan_i2v_passes_the_first_keyframe(wan_i2v, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers import WanImageToVideoPipeline
+
+    spy = CallSpy(monkeypatch, WanImageToVideoPipeline)
+    first = picture(1)
+    clip = wan_i2v.generate(make_request(keyframes=(KeyframeImage("first", 0, first),)), Recorder(), threading.Event())
+    assert clip.frames.shape == (12, 32, 32, 3) and clip.metadata["task"] == "i2v"
+    image = np.asarray(spy.calls[0]["image"])
+    assert image.shape == (32, 32, 3)
+    assert np.abs(image.astype(int) - tiny_fit(first)).mean() < 1
+    assert "last_image" not in spy.calls[0]
+
+
+def tiny_fit(image: np.ndarray, size: int = 32) -> np.ndarray:
+    from studio.images import fit_image
+
+    return fit_image(image, size, size).astype(int)
+
+
+def test_continuity_frame_becomes_the_first_frame(wan_i2v, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers import WanImageToVideoPipeline
+
+    spy = CallSpy(monkeypatch, WanImageToVideoPipeline)
+    previous = picture(5)
+    clip = wan_i2v.generate(make_request(previous_last_frame=previous), Recorder(), threading.Event())
+    assert clip.metadata["continuity"] is True and clip.metadata["task"] == "i2v"
+    assert np.array_equal(np.asarray(spy.calls[0]["image"]), tiny_fit(previous).astype(np.uint8))
+
+
+def test_i2v_model_without_a_picture_says_what_to_give(wan_i2v) -> None:
+    with pytest.raises(GenerationError, match="animates a picture: give the shot a first keyframe"):
+        wan_i2v.generate(make_request(), Recorder(), threading.Event())
+
+
+def test_wan_flf2v_passes_first_and_last(wan_flf2v, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers import WanImageToVideoPipeline
+
+    spy = CallSpy(monkeypatch, WanImageToVideoPipeline)
+    first, last = picture(1), picture(2)
+    request = make_request(keyframes=(KeyframeImage("first", 0, first), KeyframeImage("last", 11, last)))
+    clip = wan_flf2v.generate(request, Recorder(), threading.Event())
+    assert clip.metadata["task"] == "flf2v" and clip.frames.shape == (12, 32, 32, 3)
+    assert np.array_equal(np.asarray(spy.calls[0]["last_image"]), tiny_fit(last).astype(np.uint8))
+    assert np.array_equal(np.asarray(spy.calls[0]["image"]), tiny_fit(first).astype(np.uint8))
+
+
+def test_mid_keyframe_on_flf2v_model_is_refused(wan_flf2v) -> None:
+    request = make_request(keyframes=(KeyframeImage("first", 0, picture(1)), KeyframeImage("mid", 6, picture(3))))
+    with pytest.raises(GenerationError, match="cannot do keyframes mid-shot.*wan2.1-vace-1.3b"):
+        wan_flf2v.generate(request, Recorder(), threading.Event())
+
+
+def test_wan_vace_places_keyframes_at_their_frames(wan_vace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers import WanVACEPipeline
+
+    spy = CallSpy(monkeypatch, WanVACEPipeline)
+    first, mid, last = picture(1), picture(3), picture(2)
+    request = make_request(num_frames=24, keyframes=(
+        KeyframeImage("first", 0, first), KeyframeImage("mid", 12, mid), KeyframeImage("last", 23, last)))
+    clip = wan_vace.generate(request, Recorder(), threading.Event())
+    assert clip.frames.shape == (24, 32, 32, 3) and clip.metadata["task"] == "keyframes"
+    call = spy.calls[0]
+    assert call["num_frames"] == 17 and len(call["video"]) == 17 and len(call["mask"]) == 17
+    mid_frame = clip.metadata["keyframes"][1]["model_frame"]
+    assert mid_frame == 8  # shot frame 12 of 24 -> round(12 * 16 / 23)
+    kept = [index for index, mask in enumerate(call["mask"]) if np.asarray(mask).max() == 0]
+    assert kept == [0, mid_frame, 16]
+    assert np.array_equal(np.asarray(call["video"][mid_frame]), tiny_fit(mid).astype(np.uint8))
+    assert np.asarray(call["video"][1]).mean() == 127
+
+
+# ------------------------------------------------------------------------------------------------
+# LTX-Video
+
+
+@pytest.fixture(scope="session")
+def ltx(tiny_root: Path):
+    return create_backend("ltx", model=str(tiny.build_ltx(tiny_root / "ltx-condition")))
+
+
+@pytest.fixture(scope="session")
+def ltx_plain(tiny_root: Path):
+    return create_backend("ltx", model=str(tiny.build_ltx(tiny_root / "ltx", condition=False)))
+
+
+def test_ltx_t2v_and_i2v_on_plain_weights(ltx_plain, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers import LTXImageToVideoPipeline
+
+    clip = ltx_plain.generate(make_request(), Recorder(), threading.Event())
+    assert clip.frames.shape == (12, 32, 32, 3) and clip.metadata["pipeline"] == "LTXPipeline"
+    assert clip.metadata["settings"]["frames"] == 9 and clip.metadata["settings"]["fps"] == 25  # 0.5 s
+    spy = CallSpy(monkeypatch, LTXImageToVideoPipeline)
+    first = picture(4)
+    clip = ltx_plain.generate(make_request(keyframes=(KeyframeImage("first", 0, first),)), Recorder(), threading.Event())
+    assert clip.metadata["task"] == "i2v" and spy.calls[0]["frame_rate"] == 25
+    assert np.array_equal(np.asarray(spy.calls[0]["image"]), tiny_fit(first).astype(np.uint8))
+    with pytest.raises(GenerationError, match="cannot do first \\+ last frame.*ltx-video-0.9.5"):
+        ltx_plain.generate(make_request(keyframes=(KeyframeImage("first", 0, first), KeyframeImage("last", 11, first))),
+                           Recorder(), threading.Event())
+
+
+def test_ltx_conditions_put_keyframes_at_their_frames(ltx, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers import LTXConditionPipeline
+
+    spy = CallSpy(monkeypatch, LTXConditionPipeline)
+    first, mid, last = picture(1), picture(3), picture(2)
+    request = make_request(keyframes=(
+        KeyframeImage("first", 0, first), KeyframeImage("mid", 6, mid), KeyframeImage("last", 11, last)))
+    progress = Recorder()
+    clip = ltx.generate(request, progress, threading.Event())
+    assert clip.frames.shape == (12, 32, 32, 3) and clip.metadata["task"] == "keyframes"
+    conditions = spy.calls[0]["conditions"]
+    assert [c.frame_index for c in conditions] == [0, 4, 8]  # shot frames 0, 6, 11 of 12 -> 9 LTX frames
+    assert np.array_equal(np.asarray(conditions[1].image), tiny_fit(mid).astype(np.uint8))
+    assert [c[:2] for c in progress.calls] == [(1, 2), (2, 2)]
+
+
+def test_ltx_same_seed_same_frames(ltx) -> None:
+    request = make_request(keyframes=(KeyframeImage("first", 0, picture(1)),))
+    first = ltx.generate(request, Recorder(), threading.Event()).frames
+    again = ltx.generate(request, Recorder(), threading.Event()).frames
+    assert np.array_equal(first, again)
+
+
+# ------------------------------------------------------------------------------------------------
+# CogVideoX
+
+
+@pytest.fixture(scope="session")
+def cog_t2v(tiny_root: Path):
+    return create_backend("cogvideox", model=str(tiny.build_cogvideox(tiny_root / "cog-t2v")))
+
+
+@pytest.fixture(scope="session")
+def cog_i2v(tiny_root: Path):
+    return create_backend("cogvideox", model=str(tiny.build_cogvideox(tiny_root / "cog-i2v", image_to_video=True)))
+
+
+def test_cogvideox_t2v_retimes_8fps_to_the_board(cog_t2v) -> None:
+    progress = Recorder()
+    clip = cog_t2v.generate(make_request(num_frames=24), progress, threading.Event())
+    assert clip.frames.shape == (24, 32, 32, 3) and clip.metadata["pipeline"] == "CogVideoXPipeline"
+    assert clip.metadata["settings"]["frames"] == 9 and clip.metadata["settings"]["fps"] == 8  # 1 s
+    assert [c[:2] for c in progress.calls] == [(1, 2), (2, 2)]
+    again = cog_t2v.generate(make_request(num_frames=24), Recorder(), threading.Event())
+    assert np.array_equal(clip.frames, again.frames)
+
+
+def test_cogvideox_i2v_passes_the_first_keyframe(cog_i2v, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers import CogVideoXImageToVideoPipeline
+
+    spy = CallSpy(monkeypatch, CogVideoXImageToVideoPipeline)
+    first = picture(9)
+    clip = cog_i2v.generate(make_request(num_frames=24, keyframes=(KeyframeImage("first", 0, first),)),
+                            Recorder(), threading.Event())
+    assert clip.frames.shape == (24, 32, 32, 3) and clip.metadata["task"] == "i2v"
+    assert np.array_equal(np.asarray(spy.calls[0]["image"]), tiny_fit(first).astype(np.uint8))

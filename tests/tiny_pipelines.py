@@ -191,7 +191,7 @@ def build_cogvideox(folder: Path, image_to_video: bool = False) -> Path:
     transformer = CogVideoXTransformer3DModel(
         num_attention_heads=2, attention_head_dim=16, in_channels=8 if image_to_video else 4, out_channels=4,
         time_embed_dim=2, text_embed_dim=32, num_layers=1, sample_width=4, sample_height=4, sample_frames=9,
-        patch_size=2, temporal_compression_ratio=4, max_text_seq_length=226,
+        patch_size=2, temporal_compression_ratio=4, max_text_seq_length=16,
         use_rotary_positional_embeddings=image_to_video,
     )
     pipeline_class = CogVideoXImageToVideoPipeline if image_to_video else CogVideoXPipeline

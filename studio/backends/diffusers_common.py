@@ -52,6 +52,9 @@ NEXT_PROFILE = MappingProxyType({
 })
 """The profile an out-of-memory message suggests next."""
 
+VIDEO_INPUT_PIPELINES: tuple[str, ...] = ("WanVideoToVideoPipeline", "CogVideoXVideoToVideoPipeline")
+"""Pipelines whose frame count is the init video's (they take no ``num_frames``)."""
+
 MAX_ASPECT = 4.0
 MAX_SLOWDOWN = 2.0
 """A generated clip is never stretched to more than twice its own length to fill a shot."""
@@ -357,6 +360,10 @@ class DiffusersBackend:
         """Family-wide call arguments (e.g. LTX's frame_rate)."""
         return {}
 
+    def text_length(self, pipe: Any, requested: int) -> int:
+        """Prompt tokens to encode; a family whose transformer fixes it overrides this."""
+        return requested
+
     max_sequence_length = 512
 
     # -- 1. model ----------------------------------------------------------------------------
@@ -518,9 +525,10 @@ class DiffusersBackend:
             "output_type": "np",
             "max_sequence_length": int(options.get("max_sequence_length", self.max_sequence_length)),
         }
+        kwargs["max_sequence_length"] = self.text_length(pipe, kwargs["max_sequence_length"])
         kwargs |= self.call_defaults(spec, shape)
         kwargs |= self.task_kwargs(task, spec, shape, cond)
-        if "num_frames" not in inspect.signature(type(pipe).__call__).parameters:
+        if class_name in VIDEO_INPUT_PIPELINES:
             kwargs.pop("num_frames")  # video-to-video pipelines take the length of the init video
         # 5. run
         frames = self._run(pipe, kwargs, progress, cancel, shape)

@@ -80,7 +80,7 @@ def _vace_inputs(cond: Conditioning, shape: Shape) -> dict[str, Any]:
         mask[frame] = 0
     from PIL import Image
 
-    return {"video": [to_pil(frame) for frame in video], "mask": [Image.fromarray(m, mode="L") for m in mask]}
+    return {"video": [to_pil(frame) for frame in video], "mask": [Image.fromarray(m) for m in mask]}
 
 
 def _has_component(source: str, load: dict[str, Any], name: str) -> bool:
