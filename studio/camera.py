@@ -349,8 +349,8 @@ def compute_overscan(
     else:  # letterbox: the padded canvas (bars included) is the picture
         lo, hi = np.zeros(2), np.array([out_w - 1.0, out_h - 1.0])
     span = rel.max(axis=0) - rel.min(axis=0)
-    with np.errstate(divide="ignore"):
-        limits = np.where(span > 1e-12, (hi - lo) / np.maximum(span, 1e-12), np.inf)
+    room = hi - lo  # zero for a 1-pixel-wide source: uniform along that axis, nothing to keep inside
+    limits = np.where((span > 1e-12) & (room > 0), room / np.maximum(span, 1e-12), np.inf)
     shrink = float(min(1.0, limits.min()))
     low_shift = lo - centre - shrink * rel.min(axis=0)
     high_shift = hi - centre - shrink * rel.max(axis=0)

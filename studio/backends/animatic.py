@@ -200,6 +200,8 @@ def dissolve_weights(anchor_frames: list[int], num_frames: int, dissolve: float)
     t = np.arange(num_frames, dtype=float)
     weights[t <= anchor_frames[0], 0] = 1.0
     weights[t >= anchor_frames[-1], -1] = 1.0
+    for index, frame in enumerate(anchor_frames):
+        weights[frame, index] = 1.0
     for index in range(len(anchor_frames) - 1):
         a, b = anchor_frames[index], anchor_frames[index + 1]
         inside = (t > a) & (t < b)
