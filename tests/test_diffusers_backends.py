@@ -439,3 +439,69 @@ def test_cogvideox_i2v_passes_the_first_keyframe(cog_i2v, monkeypatch: pytest.Mo
                             Recorder(), threading.Event())
     assert clip.frames.shape == (24, 32, 32, 3) and clip.metadata["task"] == "i2v"
     assert np.array_equal(np.asarray(spy.calls[0]["image"]), tiny_fit(first).astype(np.uint8))
+
+
+# ------------------------------------------------------------------------------------------------
+# camera-guided mode: the animatic's render of the exact camera move is the init video
+
+
+def animatic_guide(request: ShotRequest, frames: int, fps: int) -> np.ndarray:
+    """What the animatic backend renders for the card's camera over its first keyframe."""
+    guide = dataclasses.replace(request, num_frames=frames, fps=FrameRate(fps), options={},
+                                keyframes=(KeyframeImage("first", 0, tiny_fit(request.keyframes[0].image).astype(np.uint8)),))
+    return create_backend("animatic").generate(guide, Recorder(), threading.Event()).frames
+
+
+def guided_request(strength: float = 0.7, num_frames: int = 12) -> ShotRequest:
+    return make_request(num_frames=num_frames, camera=(CameraMove("dolly_in", 0.8),),
+                        keyframes=(KeyframeImage("first", 0, picture(11)),),
+                        options=opts(camera_guided=True, strength=strength))
+
+
+def test_camera_guided_wan_uses_the_animatic_as_init_video(wan_t2v, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers import WanVideoToVideoPipeline
+
+    spy = CallSpy(monkeypatch, WanVideoToVideoPipeline)
+    request = guided_request(strength=0.7)
+    progress = Recorder()
+    clip = wan_t2v.generate(request, progress, threading.Event())
+    assert clip.frames.shape == (12, 32, 32, 3)
+    assert clip.metadata["task"] == "v2v" and clip.metadata["settings"]["strength"] == 0.7
+    call = spy.calls[0]
+    assert call["strength"] == 0.7 and "num_frames" not in call
+    video = np.stack([np.asarray(frame) for frame in call["video"]])
+    assert np.array_equal(video, animatic_guide(request, 9, 16))
+    assert not np.array_equal(video[0], video[-1])  # the dolly moves the picture
+    assert progress.calls[-1][:2] == (1, 1)  # strength 0.7 of 2 steps leaves 1 denoising step
+
+
+def test_camera_guided_needs_a_picture_and_a_sane_strength(wan_t2v) -> None:
+    with pytest.raises(GenerationError, match="camera-guided mode.*first keyframe"):
+        wan_t2v.generate(make_request(options=opts(camera_guided=True)), Recorder(), threading.Event())
+    with pytest.raises(GenerationError, match="strength must be above 0 and at most 1"):
+        wan_t2v.generate(guided_request(strength=1.5), Recorder(), threading.Event())
+
+
+def test_camera_guided_cogvideox_video_to_video(cog_t2v, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers import CogVideoXVideoToVideoPipeline
+
+    spy = CallSpy(monkeypatch, CogVideoXVideoToVideoPipeline)
+    request = guided_request(strength=0.5, num_frames=24)
+    clip = cog_t2v.generate(request, Recorder(), threading.Event())
+    assert clip.frames.shape == (24, 32, 32, 3) and clip.metadata["pipeline"] == "CogVideoXVideoToVideoPipeline"
+    video = np.stack([np.asarray(frame) for frame in spy.calls[0]["video"]])
+    assert spy.calls[0]["strength"] == 0.5
+    assert np.array_equal(video, animatic_guide(request, 9, 8))
+
+
+def test_camera_guided_ltx_video_condition(ltx, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers import LTXConditionPipeline
+
+    spy = CallSpy(monkeypatch, LTXConditionPipeline)
+    request = guided_request(strength=0.8)
+    clip = ltx.generate(request, Recorder(), threading.Event())
+    assert clip.frames.shape == (12, 32, 32, 3) and clip.metadata["task"] == "v2v"
+    (condition,) = spy.calls[0]["conditions"]
+    assert condition.strength == 0.8 and condition.frame_index == 0 and condition.image is None
+    video = np.stack([np.asarray(frame) for frame in condition.video])
+    assert np.array_equal(video, animatic_guide(request, 9, 25))
