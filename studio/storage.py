@@ -200,8 +200,9 @@ class Project:
 
     def _backup(self, content: bytes) -> None:
         self.backups_dir.mkdir(exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        name = f"board-{stamp}-{time.time_ns() % 10**9:09d}.json"
+        now = time.time_ns()  # one reading: a stamp and a fraction from two readings can straddle a second
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9))
+        name = f"board-{stamp}-{now % 10**9:09d}.json"
         write_atomic(self.backups_dir / name, content)
         for old in self.backups()[BACKUPS_KEPT:]:
             old.unlink(missing_ok=True)
@@ -274,6 +275,8 @@ def read_board_json(path: Path) -> dict[str, Any]:
         raise CorruptBoardError(f"{path.name}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
     except RecursionError:
         raise CorruptBoardError(f"{path.name}: nested too deeply to be a board") from None
+    except ValueError as error:  # e.g. a number of more than 4300 digits (int parsing limit)
+        raise CorruptBoardError(f"{path.name}: not a usable JSON value ({str(error)[:120]})") from None
     if not isinstance(data, dict):
         raise CorruptBoardError(f"{path.name}: must hold a JSON object, got {type(data).__name__}")
     if _depth(data) > MAX_JSON_DEPTH:
