@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import os
-import textwrap
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -252,6 +251,27 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=max(8, size))
 
 
+def _clip_text(draw: ImageDraw.ImageDraw, text: str, font: Any, width: float, force: bool = False) -> str:
+    """The text, cut with an ellipsis if it is wider than ``width`` (or always, with ``force``)."""
+    if draw.textlength(text, font=font) <= width and not force:
+        return text
+    while text and draw.textlength(text + "...", font=font) > width:
+        text = text[:-1]
+    return text.rstrip(" .") + "..."
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Any, width: float) -> list[str]:
+    """Greedy word wrap by measured width (long words are cut)."""
+    lines: list[str] = []
+    for word in text.split():
+        candidate = f"{lines[-1]} {word}" if lines else word
+        if lines and draw.textlength(candidate, font=font) <= width:
+            lines[-1] = candidate
+        else:
+            lines.append(_clip_text(draw, word, font, width))
+    return lines
+
+
 def make_slate(request: ShotRequest, width: int, height: int) -> np.ndarray:
     """A textured card (seeded from the shot) with the shot number, title, prompt and move.
 
@@ -276,22 +296,27 @@ def make_slate(request: ShotRequest, width: int, height: int) -> np.ndarray:
         draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], outline=(255, 210, 120, 120), width=line * 2)
     panel = (int(width * 0.22), int(height * 0.24), int(width * 0.78), int(height * 0.76))
     draw.rounded_rectangle(panel, radius=step // 4, fill=(10, 12, 18, 170))
-    big, small = _font(height // 12), _font(height // 30)
     margin = panel[0] + step // 4
+    room_w = panel[2] - step // 4 - margin
     y = panel[1] + step // 5
-    heading = f"SHOT {request.shot_number}" + (f"  {request.title}" if request.title else "")
-    draw.text((margin, y), heading[:60], font=big, fill=(255, 255, 255, 255))
-    y += int(height / 12 * 1.3)
-    draw.text((margin, y), describe(request.camera) or "static", font=small, fill=(255, 210, 120, 255))
-    y += int(height / 30 * 1.8)
-    chars_per_line = max(10, int((panel[2] - margin) / (height / 30 * 0.55)))
-    lines = textwrap.wrap(request.prompt or "(no prompt)", width=chars_per_line)
-    room = max(1, int((panel[3] - y) / (height / 30 * 1.3)))
+    big_size, title_size = height // 12, height // 22
+    draw.text((margin, y), f"SHOT {request.shot_number}", font=_font(big_size), fill=(255, 255, 255, 255))
+    y += int(big_size * 1.3)
+    if request.title:
+        title_font = _font(title_size)
+        draw.text((margin, y), _clip_text(draw, request.title, title_font, room_w), font=title_font, fill=(255, 255, 255, 255))
+        y += int(title_size * 1.4)
+    small_size = height // 30
+    small = _font(small_size)
+    draw.text((margin, y), _clip_text(draw, describe(request.camera) or "static", small, room_w), font=small, fill=(255, 210, 120, 255))
+    y += int(small_size * 1.8)
+    lines = _wrap(draw, request.prompt or "(no prompt)", small, room_w)
+    room = max(1, int((panel[3] - y) / (small_size * 1.3)))
     if len(lines) > room:
-        lines = lines[:room - 1] + [lines[room - 1][: chars_per_line - 3] + "..."]
+        lines = lines[:room - 1] + [_clip_text(draw, lines[room - 1] + " ...", small, room_w, force=True)]
     for text in lines:
         draw.text((margin, y), text, font=small, fill=(230, 235, 245, 255))
-        y += int(height / 30 * 1.3)
+        y += int(small_size * 1.3)
     return np.asarray(image.convert("RGB"))
 
 
