@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def optional_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Subcommands that live beside their services (export, serve, models)."""
-    from studio.cli_commands import register_export, register_models, register_serve
+    from studio.cli_commands import register_export, register_serve
+    from studio.cli_models import register_models
 
     return [register_export, register_serve, register_models]
 

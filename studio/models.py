@@ -371,9 +371,11 @@ def _progress_tqdm(progress: DownloadProgress | None, label: str) -> Any:
     from tqdm.auto import tqdm
 
     class _Forwarding(tqdm):  # type: ignore[misc, valid-type]
+        """Counts bytes itself: a disabled tqdm (HF_HUB_DISABLE_PROGRESS_BARS) does not."""
+
         def update(self, n: float | None = 1) -> bool | None:
-            shown = super().update(n)
-            progress(int(self.n), int(self.total or 0), f"downloading {label}")
-            return shown
+            self.forwarded = getattr(self, "forwarded", 0) + (n or 0)
+            progress(int(self.forwarded), int(self.total or 0), f"downloading {label}")
+            return super().update(n)
 
     return _Forwarding

@@ -505,3 +505,57 @@ def test_camera_guided_ltx_video_condition(ltx, monkeypatch: pytest.MonkeyPatch)
     assert condition.strength == 0.8 and condition.frame_index == 0 and condition.image is None
     video = np.stack([np.asarray(frame) for frame in condition.video])
     assert np.array_equal(video, animatic_guide(request, 9, 25))
+
+
+# ------------------------------------------------------------------------------------------------
+# CLI and the Python API (render service) on the tiny weights
+
+
+def test_cli_models_list_shows_what_is_on_disk(wan_t2v_dir: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from studio.cli import main
+
+    tiny.install_in_hf_cache(wan_t2v_dir, "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", tmp_path)
+    assert main(["models", "list", "--cache-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert "on disk" in rows["wan2.1-t2v-1.3b"] and "missing" in rows["ltx-video"]
+    assert "run `studio models download cogvideox-5b`" in out
+
+
+def test_cli_models_download_draws_progress(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import huggingface_hub
+
+    from studio.cli import main
+
+    asked: dict[str, Any] = {}
+
+    def fake_snapshot_download(repo_id: str, **kwargs: Any) -> str:
+        asked.update(kwargs, repo_id=repo_id)
+        bar = kwargs["tqdm_class"](total=2_000_000_000, disable=True)
+        bar.update(1_000_000_000)
+        bar.update(1_000_000_000)
+        return str(tmp_path / "snapshot")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    assert main(["models", "download", "ltx-video-0.9.5", "--cache-dir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert asked["repo_id"] == "Lightricks/LTX-Video-0.9.5" and "model_index.json" in asked["allow_patterns"]
+    assert "100.0%" in captured.err and "2.00/2.00 GB" in captured.err
+    assert main(["models", "download", "wan9"]) == 1
+    assert "unknown model 'wan9'" in capsys.readouterr().err
+
+
+def test_render_service_makes_a_take_with_the_wan_backend(wan_t2v_dir: Path, tmp_path: Path) -> None:
+    from studio.board import Board, Shot
+    from studio.media import probe_video
+    from studio.services.render import render_shot
+    from studio.storage import Project
+
+    board = Board(width=32, height=32, shots=(Shot(id="s1", prompt="a ship at sea", duration=12),))
+    project = Project.create(tmp_path / "film", board)
+    take = render_shot(project, "s1", backend="wan", settings={"model": str(wan_t2v_dir)}, options=opts())
+    info = probe_video(project.resolve(take.path))
+    assert (info.frames, info.width, info.height) == (12, 32, 32)
+    assert take.backend == "wan" and project.load().shot("s1").chosen_take == take.id
