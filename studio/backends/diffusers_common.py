@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,11 +37,10 @@ from studio.backends.base import (
     ShotRequest,
 )
 from studio.board import FrameRate
-from studio.models import TASK_NAMES, Availability, ModelError, ModelSpec, locate, resolve_model, CATALOG
+from studio.models import CATALOG, TASK_NAMES, Availability, ModelError, ModelSpec, locate, resolve_model
 
 if TYPE_CHECKING:
     import torch
-    from diffusers import DiffusionPipeline
 
 MEMORY_PROFILES: tuple[str, ...] = ("none", "vae_tiling", "model_offload", "group_offload")
 """none: everything on the accelerator; vae_tiling: decode in tiles; model_offload: one component
