@@ -182,9 +182,12 @@ def _move_params(move: CameraMove, e: np.ndarray) -> np.ndarray:
     return p
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CameraPath:
-    """The camera of every frame of a shot: ``params`` is (T, 7) in the order of PARAMS."""
+    """The camera of every frame of a shot: ``params`` is (T, 7) in the order of PARAMS.
+
+    ``params`` is a private read-only copy, so a path cannot change after it is made.
+    """
 
     moves: tuple[CameraMove, ...]
     num_frames: int
@@ -193,7 +196,11 @@ class CameraPath:
     params: np.ndarray
 
     def __post_init__(self) -> None:
-        self.params.setflags(write=False)
+        params = np.array(self.params, dtype=np.float64)
+        if params.shape != (self.num_frames, len(PARAMS)):
+            raise CameraError(f"params must be shaped ({self.num_frames}, {len(PARAMS)}), got {params.shape}")
+        params.setflags(write=False)
+        object.__setattr__(self, "params", params)
 
     def column(self, name: str) -> np.ndarray:
         return self.params[:, PARAMS.index(name)]
