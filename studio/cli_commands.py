@@ -1,6 +1,7 @@
-"""CLI subcommands whose work lives in the heavier layers (export, serve, models).
+"""CLI subcommands whose work lives in the heavier layers: export and serve.
 
-Kept apart from cli.py so `studio info` never imports the exporters, the UI or diffusers.
+Their arguments are defined next to the code they drive (studio.services.export,
+studio.ui.server); this module only registers them, importing those modules on demand.
 """
 
 from __future__ import annotations
@@ -9,27 +10,16 @@ import argparse
 
 
 def register_export(commands: argparse._SubParsersAction) -> None:
-    export = commands.add_parser("export", help="export the timeline (mp4, otio, edl, pdf...)")
-    export.add_argument("dir")
-    export.add_argument("--format", required=True)
-    export.add_argument("--out", default=None)
-    export.set_defaults(run=_not_yet("export"))
+    from studio.services import export
+
+    parser = commands.add_parser("export", help="export the timeline: mp4, preview, otio, edl, fcpxml, pdf, csv, contact")
+    export.add_arguments(parser)
+    parser.set_defaults(run=export.run_export)
 
 
 def register_serve(commands: argparse._SubParsersAction) -> None:
-    serve = commands.add_parser("serve", help="start the browser app")
-    serve.set_defaults(run=_not_yet("serve"))
+    from studio.ui import server
 
-
-def register_models(commands: argparse._SubParsersAction) -> None:
-    models = commands.add_parser("models", help="list and download diffusion models")
-    models.set_defaults(run=_not_yet("models"))
-
-
-def _not_yet(name: str):
-    def run(args: argparse.Namespace) -> int:
-        from studio.cli import CommandError
-
-        raise CommandError(f"`studio {name}` is not available in this build yet")
-
-    return run
+    parser = commands.add_parser("serve", help="start the browser app on http://127.0.0.1:7860")
+    server.add_arguments(parser)
+    parser.set_defaults(run=server.run)

@@ -46,8 +46,16 @@ class BackendCache:
         self._instances: dict[tuple[str, str], Backend] = {}
 
     def get(self, name: str, **settings: Any) -> Backend:
+        """The backend for ``name`` with these settings; making a new one that holds a model
+        first unloads the others that do, so one model is resident at a time."""
         merged = {**self._defaults, **settings}
         key = (name, repr(sorted(merged.items())))
         if key not in self._instances:
-            self._instances[key] = create_backend(name, **merged)
+            backend = create_backend(name, **merged)
+            if hasattr(backend, "unload"):
+                for other_key, other in list(self._instances.items()):
+                    if hasattr(other, "unload"):
+                        other.unload()
+                        del self._instances[other_key]
+            self._instances[key] = backend
         return self._instances[key]
