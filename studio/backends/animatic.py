@@ -108,28 +108,27 @@ class _Renderer:
         self.weights = weights  # (T, S)
         self.width, self.height = width, height
         self.levels: dict[tuple[int, int], np.ndarray] = {}
-        self.plan: list[list[tuple[int, float, np.ndarray]]] = []
+        self.plan: list[list[tuple[tuple[int, int], float, np.ndarray]]] = []
 
-    def prepare(self, cancel: threading.Event) -> None:
-        """Build every level the shot needs and each frame's list of (source, weight, map)."""
-        keys = []
-        for index, source in enumerate(self.sources):
-            density = local_scale(source.homographies, self.width, self.height)
-            keys.append([_level_key(d) for d in density])
+    def prepare(self, cancel: threading.Event, pool: ThreadPoolExecutor) -> None:
+        """Build every level the shot needs (in parallel) and each frame's (level, weight, map) list."""
+        keys = [[_level_key(d) for d in local_scale(source.homographies, self.width, self.height)]
+                for source in self.sources]
+        needed = sorted({(index, keys[index][frame])
+                         for frame in range(self.weights.shape[0])
+                         for index in range(len(self.sources)) if self.weights[frame, index] > 0.0})
+        if cancel.is_set():
+            raise GenerationCancelled("cancelled while preparing the keyframes")
+        built = pool.map(lambda key: _build_level(self.sources[key[0]].image, key[1]), needed)
+        self.levels = dict(zip(needed, built))
+        if cancel.is_set():
+            raise GenerationCancelled("cancelled while preparing the keyframes")
         for frame in range(self.weights.shape[0]):
-            entries = []
-            for index, source in enumerate(self.sources):
-                weight = float(self.weights[frame, index])
-                if weight <= 0.0:
-                    continue
-                key = (index, keys[index][frame])
-                if key not in self.levels:
-                    if cancel.is_set():
-                        raise GenerationCancelled("cancelled while preparing the keyframes")
-                    self.levels[key] = _build_level(source.image, key[1])
-                level = self.levels[key]
-                entries.append((key, weight, _to_level(source.homographies[frame], source.image, level)))
-            self.plan.append(entries)
+            self.plan.append([
+                ((index, keys[index][frame]), float(self.weights[frame, index]),
+                 _to_level(source.homographies[frame], source.image, self.levels[(index, keys[index][frame])]))
+                for index, source in enumerate(self.sources) if self.weights[frame, index] > 0.0
+            ])
 
     def _warp(self, level: np.ndarray, matrix: np.ndarray, dst: np.ndarray | None = None) -> np.ndarray:
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
@@ -160,31 +159,30 @@ def render_frames(
     num_frames: int,
     progress: ProgressCallback,
     cancel: threading.Event,
+    pool: ThreadPoolExecutor,
     workers: int,
 ) -> np.ndarray:
-    """Render all frames in batches on ``workers`` threads, reporting and honouring cancel."""
+    """Render all frames in batches on the pool (``workers`` batches in flight), reporting and
+    honouring cancel: each worker also checks it before every frame."""
     frames = np.empty((num_frames, renderer.height, renderer.width, 3), np.uint8)
-    batches = [(start, min(start + BATCH_FRAMES, num_frames)) for start in range(0, num_frames, BATCH_FRAMES)]
+    batches = iter([(start, min(start + BATCH_FRAMES, num_frames)) for start in range(0, num_frames, BATCH_FRAMES)])
+    pending: list[Future[None]] = []
     done = 0
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="animatic") as pool:
-        pending: list[Future[None]] = []
-        queue = iter(batches)
-        while True:
-            while len(pending) < workers and not cancel.is_set():
-                batch = next(queue, None)
-                if batch is None:
-                    break
-                pending.append(pool.submit(renderer.render, frames, *batch, cancel))
-            if not pending:
+    while True:
+        while len(pending) < workers and not cancel.is_set():
+            batch = next(batches, None)
+            if batch is None:
                 break
-            finished = pending.pop(0)
-            finished.result()
-            done += BATCH_FRAMES
-            progress(min(done, num_frames), num_frames, "rendering frames")
-            if cancel.is_set():
-                for future in pending:
-                    future.cancel()
-                raise GenerationCancelled(f"cancelled after {min(done, num_frames)} of {num_frames} frames")
+            pending.append(pool.submit(renderer.render, frames, *batch, cancel))
+        if not pending:
+            break
+        pending.pop(0).result()
+        done = min(done + BATCH_FRAMES, num_frames)
+        progress(done, num_frames, "rendering frames")
+        if cancel.is_set():
+            for future in pending:
+                future.cancel()
+            raise GenerationCancelled(f"cancelled after {done} of {num_frames} frames")
     return frames
 
 
@@ -395,8 +393,9 @@ class AnimaticBackend:
         # 3. resample the pictures once, then warp every frame
         weights = dissolve_weights([frame for frame, _, _ in anchors], request.num_frames, dissolve)
         renderer = _Renderer(sources, weights, width, height)
-        renderer.prepare(cancel)
-        frames = render_frames(renderer, request.num_frames, progress, cancel, self.workers)
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="animatic") as pool:
+            renderer.prepare(cancel, pool)
+            frames = render_frames(renderer, request.num_frames, progress, cancel, pool, self.workers)
 
         # 4. the clip, with everything that made it
         metadata = {
