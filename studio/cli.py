@@ -4,7 +4,8 @@
     studio info DIR
     studio validate DIR
     studio recover DIR
-    studio render DIR [--shot ID ...] [--all] [--backend NAME] [--model ID] [--seed N]
+    studio render DIR [--shot ID ...] [--all] [--backend NAME] [--model ID] [--seed N] [--option K=V]
+    studio models list | download ID
     studio export DIR --format FMT [--out FILE] [...]
     studio serve [--project DIR] [--port N] [...]
 
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--backend", default=None, help="override the board's backend (e.g. animatic)")
     render.add_argument("--model", default=None, help="model id or folder for diffusion backends")
     render.add_argument("--device", default=None, help="cuda, mps or cpu (default: automatic)")
+    render.add_argument("--memory-profile", default=None,
+                        help="diffusion memory profile: none, vae_tiling, model_offload, group_offload")
     render.add_argument("--seed", type=int, default=None, help="seed for this render (default: the shot's)")
     render.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="backend option for this render, e.g. steps=30, strength=0.6, fit=letterbox")
@@ -187,7 +190,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     project = Project.open(args.dir)
     options = parse_options(args.option)
-    settings = {key: value for key, value in (("model", args.model), ("device", args.device)) if value}
+    settings = {key: value for key, value in (("model", args.model), ("device", args.device),
+                                                ("memory_profile", args.memory_profile)) if value}
     cancel = threading.Event()
     last_line = [""]
 

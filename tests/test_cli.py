@@ -75,3 +75,23 @@ def test_validate_reports_missing_files_and_recover_restores_a_corrupt_board(tmp
     result = studio("recover", str(project.root))
     assert result.returncode == 0, result.stderr
     assert json.loads(project.board_path.read_text())["title"] == "Before the crash"
+
+
+def test_render_every_sample_card_through_the_cli_into_playable_takes(tmp_path: Path) -> None:
+    from studio.media import probe_video
+
+    assert studio("new", str(tmp_path / "film"), "--from-sample").returncode == 0
+    result = studio("render", str(tmp_path / "film"), "--backend", "animatic")
+    assert result.returncode == 0, result.stderr
+    project = Project.open(tmp_path / "film")
+    board = project.load()
+    for shot in board.shots:
+        take = shot.chosen()
+        assert take is not None and take.path in result.stdout
+        info = probe_video(project.resolve(take.path))
+        assert (info.frames, info.width, info.height) == (shot.duration, board.width, board.height)
+    again = studio("render", str(project.root), "--shot", board.shots[0].id, "--seed", "5")
+    assert again.returncode == 0, again.stderr
+    assert len(project.load().shots[0].takes) == 2 and "seed 5" in again.stdout
+    bad = studio("render", str(project.root), "--shot", "nope")
+    assert bad.returncode == 1 and "no such shot id(s): nope" in bad.stderr
