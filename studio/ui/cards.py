@@ -8,6 +8,7 @@ Handlers are thin: widget value -> :func:`forms.apply_shot_changes` -> ``project
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -39,9 +40,21 @@ def saved_status(message: str = "") -> str:
     return f"✔ All changes saved {time.strftime('%H:%M:%S')}" + (f" · {message}" if message else "")
 
 
-def bump(layout: dict | None, project: Project) -> dict:
-    """A new layout value: re-renders the cards (the nonce forces it even if nothing moved)."""
-    return {"project": str(project.root), "sig": (layout or {}).get("sig"), "nonce": time.monotonic_ns()}
+def bump(layout: dict | None, project: Project, board: Board | None = None) -> dict:
+    """A new layout value: re-renders the cards (the nonce forces it even if nothing moved).
+
+    It carries the board's current signature, so the next poll does not render them again."""
+    board = board or project.load()
+    return {"project": str(project.root), "sig": structure(project, board), "nonce": time.monotonic_ns()}
+
+
+def structure(project: Project, board: Board) -> str:
+    """Changes whenever the cards must be rebuilt: order, takes, keyframes, titles, fps."""
+    parts = [str(project.root), str(board.fps), str(board.width), str(board.height)]
+    for shot in board.shots:
+        parts.append("|".join([shot.id, shot.title, shot.chosen_take or "", ",".join(t.id for t in shot.takes),
+                               ",".join(f"{k.role}:{k.frame}:{k.path}" for k in shot.keyframes)]))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def stored_value(board: Board, shot: Shot, field: str) -> Any:
@@ -114,51 +127,52 @@ def render_card(studio: Studio, project: Project, board: Board, index: int, shot
                 delete_take = gr.Button("Delete this take", size="sm", variant="stop",
                                         key=key("deltake"), visible=bool(shot.takes))
             with gr.Column(scale=3, min_width=320):
-                title = gr.Textbox(shot.title, label="Title", key=key("title"), max_lines=1)
-                prompt = gr.Textbox(shot.prompt, label="Prompt", lines=2, key=key("prompt"),
+                title = gr.Textbox(shot.title, label="Title", interactive=True, key=key("title"), max_lines=1)
+                prompt = gr.Textbox(shot.prompt, label="Prompt", lines=2, interactive=True, key=key("prompt"),
                                     elem_classes=["card-prompt"])
-                negative = gr.Textbox(shot.negative_prompt, label="Negative prompt", key=key("negative_prompt"),
+                negative = gr.Textbox(shot.negative_prompt, label="Negative prompt", interactive=True, key=key("negative_prompt"),
                                       max_lines=2)
                 with gr.Row():
                     move = gr.Dropdown(list(MOVES), value=camera.move, label="Camera move",
-                                       key=key("move"), elem_classes=["card-move"])
+                                       interactive=True, key=key("move"), elem_classes=["card-move"])
                     intensity = gr.Slider(0, 1, value=camera.intensity, step=0.05, label="Intensity",
-                                          key=key("intensity"))
-                    easing = gr.Dropdown(list(EASINGS), value=camera.easing, label="Easing", key=key("easing"))
+                                          interactive=True, key=key("intensity"))
+                    easing = gr.Dropdown(list(EASINGS), value=camera.easing, label="Easing", interactive=True, key=key("easing"))
                 with gr.Row():
                     duration = gr.Number(stored_value(board, shot, "duration_s"), label="Duration (s)",
-                                         info=frames_label(board, shot.duration), key=key("duration_s"),
+                                         info=frames_label(board, shot.duration), interactive=True, key=key("duration_s"),
                                          minimum=None, step=0.5)
-                    seed = gr.Textbox(str(shot.seed), label="Seed", key=key("seed"), max_lines=1)
-                    locked = gr.Checkbox(shot.seed_locked, label="Lock seed", key=key("seed_locked"))
-                    dice = gr.Button("🎲", size="sm", min_width=40, key=key("dice"))
+                    seed = gr.Textbox(str(shot.seed), label="Seed", interactive=True, key=key("seed"), max_lines=1,
+                                      elem_classes=["card-seed"])
+                    locked = gr.Checkbox(shot.seed_locked, label="Lock seed", interactive=True, key=key("seed_locked"))
+                    dice = gr.Button("Random seed", size="sm", min_width=60, key=key("dice"))
                 with gr.Row():
                     continuity = gr.Checkbox(shot.continuity, label="Continue from previous shot",
-                                             key=key("continuity"))
+                                             interactive=True, key=key("continuity"))
                     transition = gr.Dropdown(list(TRANSITIONS), value=shot.transition.kind,
-                                             label="Transition into this shot", key=key("transition"))
+                                             label="Transition into this shot", interactive=True, key=key("transition"))
                     transition_frames = gr.Number(shot.transition.length, label="Transition (frames)",
-                                                  precision=0, key=key("transition_frames"))
+                                                  precision=0, interactive=True, key=key("transition_frames"))
                 with gr.Accordion("Notes, dialogue, keyframes", open=False, key=key("more")):
-                    notes = gr.Textbox(shot.notes, label="Notes", lines=2, key=key("notes"))
-                    dialogue = gr.Textbox(shot.dialogue, label="Dialogue", lines=2, key=key("dialogue"))
+                    notes = gr.Textbox(shot.notes, label="Notes", lines=2, interactive=True, key=key("notes"))
+                    dialogue = gr.Textbox(shot.dialogue, label="Dialogue", lines=2, interactive=True, key=key("dialogue"))
                     kf_text = ", ".join(f"{k.role}" + (f" @ frame {k.frame}" if k.role == "mid" else "")
                                         for k in shot.keyframes) or "none"
                     gr.Markdown(f"Keyframes: {kf_text}", key=key("kfinfo"), preserved_by_key=None)
                     with gr.Row():
                         role = gr.Dropdown(list(KEYFRAME_ROLES), value="first", label="Keyframe role",
-                                           key=key("kfrole"))
+                                           interactive=True, key=key("kfrole"))
                         mid_frame = gr.Number(shot.duration // 2, label="Frame (mid-shot)", precision=0,
-                                              key=key("kfframe"))
+                                              interactive=True, key=key("kfframe"))
                     upload = gr.File(label="Upload keyframe image", file_types=["image"], type="filepath",
-                                     key=key("kfupload"))
+                                     interactive=True, key=key("kfupload"))
                     clear_kf = gr.Button("Remove keyframes", size="sm", key=key("kfclear"))
         card_error = gr.Markdown("", elem_classes=["card-error"], key=key("error"), preserved_by_key=None)
         progress = gr.HTML("", key=key("progress"), preserved_by_key=None, elem_classes=["card-progress"])
         with gr.Row():
             generate = gr.Button("Generate", variant="primary", key=key("generate"), elem_classes=["card-generate"])
             count = gr.Number(3, label="Takes", precision=0, minimum=1, maximum=MAX_TAKES_PER_CLICK,
-                              key=key("count"), min_width=70, scale=0)
+                              interactive=True, key=key("count"), min_width=70, scale=0)
             generate_n = gr.Button("Generate N takes", key=key("generate_n"))
             cancel = gr.Button("Cancel", key=key("cancel"))
             up = gr.Button("▲ Up", key=key("up"), elem_classes=["card-up"])

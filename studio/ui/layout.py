@@ -9,7 +9,6 @@ still owns (and can cancel) the renders it queued; a new browser gets a new key.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from pathlib import Path
@@ -23,7 +22,7 @@ from studio.board_codec import shot_from_dict
 from studio.services.jobs import QueueFull
 from studio.storage import Project, ProjectError
 from studio.ui import api, views
-from studio.ui.cards import EDIT, bump, render_card, saved_status
+from studio.ui.cards import EDIT, bump, render_card, saved_status, structure
 from studio.ui.context import Studio
 from studio.ui.forms import MEMORY_PROFILES, FieldError, apply_board_settings, new_shot
 
@@ -36,15 +35,6 @@ POLL = {"concurrency_id": "poll", "concurrency_limit": None, "show_progress": "h
 EXPORT = {"concurrency_id": "export", "concurrency_limit": 2, "api_visibility": "private"}
 
 
-def structure(project: Project, board: Board) -> str:
-    """Changes whenever the cards must be rebuilt: order, takes, keyframes, titles, fps."""
-    parts = [str(project.root), str(board.fps), str(board.width), str(board.height)]
-    for shot in board.shots:
-        parts.append("|".join([shot.id, shot.title, shot.chosen_take or "", ",".join(t.id for t in shot.takes),
-                               ",".join(f"{k.role}:{k.frame}:{k.path}" for k in shot.keyframes)]))
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
 def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
     """The whole app for one :class:`Studio`; ``start_project`` is what a new browser opens."""
     with gr.Blocks(title="Previz Studio", delete_cache=(1800, 3600)) as demo:
@@ -53,6 +43,8 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
         undo = gr.State(None)
         remembered = gr.BrowserState({"token": "", "project": ""}, storage_key="previz-studio-session")
         timer = gr.Timer(POLL_SECONDS)
+        card_timer = gr.Timer(POLL_SECONDS)
+        """Its own timer: a tick listener added inside @gr.render stops a shared timer's other listeners."""
 
         with gr.Row():
             header = gr.Markdown("## Previz Studio", elem_id="header")
@@ -62,11 +54,11 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
             with gr.Tab("Board", id="board"):
                 board_progress = gr.HTML("", elem_id="board-progress")
                 with gr.Row():
-                    add = gr.Button("➕ Add shot", variant="primary", elem_id="add-shot")
+                    add = gr.Button("+ Add shot", variant="primary", elem_id="add-shot")
                     render_missing = gr.Button("Render missing shots", elem_id="render-missing")
                     render_all = gr.Button("Render every shot again", elem_id="render-all")
                     cancel_all = gr.Button("Cancel my renders", elem_id="cancel-all")
-                    undo_button = gr.Button("↶ Undo delete", elem_id="undo-delete")
+                    undo_button = gr.Button("Undo delete", elem_id="undo-delete")
 
                 @gr.render(inputs=[layout], triggers=[layout.change])
                 def cards(layout_value: dict | None):
@@ -94,7 +86,7 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
                                 for sid in boxes]
 
                     if boxes:
-                        timer.tick(card_progress, [session], list(boxes.values()), **POLL)
+                        card_timer.tick(card_progress, [session], list(boxes.values()), **POLL)
 
             with gr.Tab("Timeline", id="timeline"):
                 running = gr.Markdown("", elem_id="running-time")
@@ -150,7 +142,7 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
             choices = studio.workspace.recent()
             names = list(api.export_format_names())
             return [
-                f"## 🎬 {views.html.escape(board.title)}",
+                f"## {views.html.escape(board.title)}",
                 f"Project folder: `{project.root}`",
                 gr.update(choices=choices, value=str(project.root) if str(project.root) in choices else None),
                 gr.update(choices=names, value=[n for n in names if n in ("mp4", "otio")] or names[:1]),
@@ -286,7 +278,7 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
                 gr.Warning(str(error))
                 return gr.skip(), f"⚠ {error}", gr.skip(), gr.skip()
             return (bump(layout_value, project), "", saved_status("board settings"),
-                    f"## 🎬 {views.html.escape(board.title)}")
+                    f"## {views.html.escape(board.title)}")
 
         for widget in settings_fields:
             event = widget.input if isinstance(widget, gr.Dropdown) else widget.blur

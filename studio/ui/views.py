@@ -37,7 +37,7 @@ def job_line(job: JobView, position: int | None = None) -> str:
     label = html.escape(job.label or job.shot_id or job.id)
     if job.status == QUEUED:
         where = f" (#{position + 1} in line)" if position is not None else ""
-        return f'<div class="job">⏳ {label}: queued{where}</div>'
+        return f'<div class="job">… {label}: queued{where}</div>'
     if job.status == RUNNING:
         steps = f"step {job.done} of {job.total}" if job.total else "starting"
         eta = f", about {_seconds(job.eta)} left" if job.eta is not None else ""
@@ -48,7 +48,7 @@ def job_line(job: JobView, position: int | None = None) -> str:
         return (f'<div class="job job-failed">✖ <b>{label} failed</b>: {html.escape(job.error or "unknown error")}'
                 "</div>")
     if job.status == CANCELLED:
-        return f'<div class="job">⏹ {label}: cancelled</div>'
+        return f'<div class="job">■ {label}: cancelled</div>'
     return f'<div class="job">✔ {label}: done in {_seconds(job.elapsed)}</div>'
 
 
