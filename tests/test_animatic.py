@@ -298,3 +298,6 @@ def test_metadata_records_the_camera_and_overscan_as_json():
     assert data["camera"]["moves"][0]["move"] == "truck_right"
     assert len(data["camera"]["frames"]["tx"]) == 6
     assert data["overscan"][0]["keyframe"] == "first" and data["overscan"][0]["scale"] > 1
+    assert data["ignored_options"] == []
+    noted = render(request(frames=2, options={"steps": 30, "fit": "cover"}))
+    assert noted.metadata["ignored_options"] == ["steps"]  # said, not silently dropped

@@ -49,6 +49,8 @@ MAX_LEVEL_PIXELS = 24_000_000
 """A level is never larger than this (about 72 MB); beyond it the frame is slightly softer."""
 MAX_FRAME_SIDE = 8192
 DEFAULT_DISSOLVE = 0.5
+OPTIONS: tuple[str, ...] = ("fit", "dissolve")
+"""request.options this backend reads; others (meant for model backends) are listed as ignored."""
 INTERPOLATION = "bilinear from a 2x band-limited pyramid (quarter-octave levels)"
 
 
@@ -408,5 +410,6 @@ class AnimaticBackend:
             "anchor_frames": [frame for frame, _, _ in anchors],
             "interpolation": INTERPOLATION,
             "levels": len(renderer.levels),
+            "ignored_options": sorted(key for key in request.options if key not in OPTIONS),
         }
         return Clip(frames=frames, fps=request.fps, metadata=metadata)
