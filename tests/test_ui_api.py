@@ -109,6 +109,7 @@ def test_three_shot_board_render_pick_takes_and_export(client):
     assert [c.source_range.duration.rate for c in clips] == [12, 12, 12]
 
 
+@pytest.mark.slow
 def test_bad_input_is_refused_with_the_field_named_and_nothing_changes(client):
     project, ids = new_board(client, "bad input", 1)
     before = (Path(project) / "board.json").read_bytes()
@@ -182,6 +183,7 @@ class GatedCache:
         return self.backend
 
 
+@pytest.mark.slow
 def test_two_sessions_are_isolated_and_cannot_cancel_each_other(server, monkeypatch):
     studio, url, _, _ = server
     gate = GatedBackend()
