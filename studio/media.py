@@ -12,6 +12,7 @@ import os
 import subprocess
 import threading
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -399,3 +400,27 @@ def probe_audio(path: Path) -> float:
             return sum(float(packet.duration * packet.time_base) for packet in container.demux(stream) if packet.duration)
     except (av.FFmpegError, OSError) as error:
         raise MediaError(f"{path.name}: not an audio file ({error})") from None
+
+
+def transcode_range(source: Path, target: Path, start: int, count: int, fps: FrameRate) -> None:
+    """Re-encode frames ``start..start+count-1`` of a video with TAKE_ENCODING, inside ffmpeg.
+
+    For the partial GOP before a take's first usable IDR frame: no frame crosses into Python.
+    The seek point sits half a frame early; ffmpeg's accurate seek drops the frames before it.
+    """
+    seconds = float((start - Fraction(1, 2)) / fps.fraction) if start else 0.0
+    partial = target.with_name(f".{target.stem}.{os.getpid()}.{threading.get_ident()}.partial{target.suffix}")
+    command = [
+        ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{seconds:.6f}", "-i", str(source),
+        "-map", "0:v:0", "-an", "-frames:v", str(count), *TAKE_ENCODING, "-r", str(fps), str(partial),
+    ]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise MediaError(f"{source.name}: ffmpeg could not re-encode frames {start}..{start + count - 1}: {result.stderr.strip()[-500:]}")
+        written = probe_stream(partial).frames
+        if written != count:
+            raise MediaError(f"{source.name}: re-encoding frames {start}..{start + count - 1} gave {written} frames")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)

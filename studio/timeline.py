@@ -295,33 +295,32 @@ def _dip_amount(segment: Segment, local: int) -> tuple[tuple[int, int, int], flo
 def frame_recipes(timeline: Timeline, style: Style = Style(), start: int = 0, stop: int | None = None) -> list[FrameRecipe]:
     """One recipe per timeline frame in ``start..stop-1``."""
     stop = timeline.total_frames if stop is None else stop
-    recipes = []
+    recipes: list[FrameRecipe] = []
     segments = timeline.segments
-    position = 0
-    for frame in range(start, stop):
-        while position + 1 < len(segments) and segments[position].end <= frame:
-            position += 1
-        while position > 0 and segments[position].start > frame:
-            position -= 1
-        active = [s for s in segments[max(0, position - 1):position + 2] if s.start <= frame < s.end]
-        owner = active[-1]
-        layers = []
-        for segment in active:
-            local = frame - segment.start
-            weight = 1.0
-            if len(active) == 2:
-                incoming = active[1]
-                k = frame - incoming.start
-                w_in = round((k + 1) / (incoming.overlap_in + 1), 6)
-                weight = w_in if segment is incoming else round(1.0 - w_in, 6)
-            color, amount = _dip_amount(segment, local)
-            layers.append(Layer(segment.index, segment.source_in + local, weight, color, round(amount, 6)))
-        fade = 0.0
-        if timeline.fade_in and frame < timeline.fade_in:
-            fade = 1.0 - frame / timeline.fade_in
-        if timeline.fade_out and frame >= timeline.total_frames - timeline.fade_out:
-            fade = max(fade, (frame - (timeline.total_frames - timeline.fade_out) + 1) / timeline.fade_out)
-        recipes.append(FrameRecipe(tuple(layers), round(fade, 6), _texts(timeline, owner, frame - owner.start, frame, style)))
+    for position, owner in enumerate(segments):
+        # frames owned by this segment: from its start up to the next segment's start
+        until = segments[position + 1].start if position + 1 < len(segments) else timeline.total_frames
+        previous = segments[position - 1] if position > 0 and owner.overlap_in else None
+        for frame in range(max(start, owner.start), min(stop, until)):
+            local = frame - owner.start
+            color, amount = _dip_amount(owner, local)
+            if previous is not None and local < owner.overlap_in:
+                weight = round((local + 1) / (owner.overlap_in + 1), 6)
+                out_local = frame - previous.start
+                out_color, out_amount = _dip_amount(previous, out_local)
+                layers: tuple[Layer, ...] = (
+                    Layer(previous.index, previous.source_in + out_local, round(1.0 - weight, 6), out_color, round(out_amount, 6)),
+                    Layer(owner.index, owner.source_in + local, weight, color, round(amount, 6)),
+                )
+            else:
+                layers = (Layer(owner.index, owner.source_in + local, 1.0, color, round(amount, 6)),)
+            fade = 0.0
+            if timeline.fade_in and frame < timeline.fade_in:
+                fade = 1.0 - frame / timeline.fade_in
+            if timeline.fade_out and frame >= timeline.total_frames - timeline.fade_out:
+                fade = max(fade, (frame - (timeline.total_frames - timeline.fade_out) + 1) / timeline.fade_out)
+            texts = _texts(timeline, owner, local, frame, style) if style.burn_ins else ()
+            recipes.append(FrameRecipe(layers, round(fade, 6), texts))
     return recipes
 
 
@@ -403,9 +402,8 @@ class Renderer:
         self._readers: dict[int, FrameReader] = {}
         self._slates: dict[int, np.ndarray] = {}
         self._sprites: dict[tuple[str, tuple[int, int, int]], np.ndarray] = {}
-        size = max(9, round(timeline.height / 22))
-        self._font = ImageFont.load_default(size=size)
-        self._font_size = size
+        self._font_size = max(9, round(timeline.height / 22))
+        self._loaded_font: ImageFont.FreeTypeFont | ImageFont.ImageFont | None = None
 
     def __enter__(self) -> "Renderer":
         return self
@@ -461,6 +459,12 @@ class Renderer:
         """The middle frame of a shot as edited (for storyboards and contact sheets)."""
         segment = self.timeline.segments[segment_index]
         return self.source(segment_index, segment.source_in + segment.duration // 2).copy()
+
+    @property
+    def _font(self) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+        if self._loaded_font is None:  # loaded on first use: copy-only exports never draw text
+            self._loaded_font = ImageFont.load_default(size=self._font_size)
+        return self._loaded_font
 
     def _sprite(self, text: str, fill: tuple[int, int, int]) -> np.ndarray:
         """White-on-black-outline text as RGBA, one line high; cached per renderer (per export)."""

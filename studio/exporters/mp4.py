@@ -31,7 +31,7 @@ from typing import Callable
 import numpy as np
 import PIL
 
-from studio.media import TAKE_ENCODING, MediaError, copy_video_range, ffmpeg_exe, probe_stream, write_video_stream
+from studio.media import TAKE_ENCODING, MediaError, copy_video_range, ffmpeg_exe, probe_stream, transcode_range, write_video_stream
 from studio.timeline import ExportCancelled, FrameRecipe, Renderer, Segment, Style, Timeline, frame_recipes
 
 CACHE_VERSION = 1
@@ -119,6 +119,24 @@ def plan_pieces(timeline: Timeline, recipes: list[FrameRecipe], extradata: bytes
             pieces.append(Piece(copy[1], body_stop, "render"))
     assert sum(p.stop - p.start for p in pieces) == timeline.total_frames
     return pieces
+
+
+def _native_source(timeline: Timeline, recipes: list[FrameRecipe]) -> Segment | None:
+    """The take when a piece is just its consecutive frames at the board size and rate
+    (a partial GOP before an IDR): ffmpeg re-encodes those without Python touching pixels."""
+    first = recipes[0].layers[0]
+    segment = timeline.segments[first.segment]
+    info = segment.info
+    if segment.is_slate or info is None or segment.path is None:
+        return None
+    if (info.width, info.height) != (timeline.width, timeline.height) or info.fps != timeline.fps:
+        return None
+    if first.frame + len(recipes) > info.frames:
+        return None
+    for offset, recipe in enumerate(recipes):
+        if not recipe.plain or recipe.layers[0].segment != first.segment or recipe.layers[0].frame != first.frame + offset:
+            return None
+    return segment
 
 
 def _file_sha256(path: Path) -> str:
@@ -254,6 +272,10 @@ def write_mp4(
                 if path.exists():
                     reused += length
                     _touch(path)
+                elif _native_source(timeline, piece_recipes) is not None:
+                    segment = timeline.segments[piece_recipes[0].layers[0].segment]
+                    assert segment.path is not None
+                    transcode_range(segment.path, path, piece_recipes[0].layers[0].frame, length, timeline.fps)
                 else:
                     write_video_stream(path, renderer.frames(piece_recipes, is_cancelled), timeline.width, timeline.height, timeline.fps)
                 rendered += length
@@ -285,12 +307,15 @@ def _join(timeline: Timeline, files: list[Path], out: Path, cache_dir: Path, pre
     command += ["-movflags", "+faststart", "-f", "mp4", str(partial)]
     try:
         with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
-            while process.poll() is None:
-                if cancel():
-                    process.kill()
-                    process.wait()
-                    raise ExportCancelled("export cancelled")
-                time.sleep(0.02)
+            while True:
+                try:
+                    process.wait(timeout=0.005)
+                    break
+                except subprocess.TimeoutExpired:
+                    if cancel():
+                        process.kill()
+                        process.wait()
+                        raise ExportCancelled("export cancelled") from None
             assert process.stderr is not None
             errors = process.stderr.read().decode(errors="replace")
             if process.returncode != 0:
