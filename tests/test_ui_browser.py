@@ -87,6 +87,9 @@ def test_build_generate_reorder_export_in_the_browser(app, browser, tmp_path):
     project, url = app
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page.set_default_timeout(TIMEOUT_MS)
+    server_errors: list[str] = []
+    page.on("response", lambda response: server_errors.append(f"{response.status} {response.url}")
+            if response.status >= 500 else None)
     page.goto(url)
     page.wait_for_selector(".shot-card")
     assert page.locator(".shot-card").count() == 3
@@ -119,7 +122,6 @@ def test_build_generate_reorder_export_in_the_browser(app, browser, tmp_path):
         f"document.querySelector('#card-{new_id} .card-video video').currentTime > 0.2")
     src = video.get_attribute("src")
     assert src and "/gradio_api/file=" in src and project.root.as_posix() not in src
-    page.screenshot(path=str(REPO / "docs" / "screenshot.png"), full_page=True)
 
     # Reorder: the new card moves up one place, on screen and on disk.
     card.locator(".card-up").click()
@@ -132,6 +134,8 @@ def test_build_generate_reorder_export_in_the_browser(app, browser, tmp_path):
     page.click("#render-missing")
     wait_for(lambda: all(s.chosen_take for s in Project.open(project.root).load().shots), timeout=90,
              what="every shot to have a take")
+    page.wait_for_function("document.querySelectorAll('.shot-card .card-video video[src]').length === 4")
+    page.screenshot(path=str(REPO / "docs" / "screenshot.png"), full_page=True)
     page.get_by_role("tab", name="Timeline").click()
     page.wait_for_selector("#timeline-strip .seg")
     assert page.locator("#timeline-strip .seg").count() == 4
@@ -153,6 +157,8 @@ def test_build_generate_reorder_export_in_the_browser(app, browser, tmp_path):
 
     board = Project.open(project.root).load()
     assert probe_video(tmp_path / "animatic.mp4").frames == board.total_frames
+    # Regression: a poll listener inside @gr.render used to be hit after a re-render -> HTTP 500.
+    assert server_errors == []
     page.close()
 
 

@@ -101,8 +101,8 @@ def take_video(studio: Studio, project: Project, shot: Shot, take_id: str | None
 
 
 def render_card(studio: Studio, project: Project, board: Board, index: int, shot: Shot,
-                session: gr.State, layout: gr.State, undo: gr.State, status: gr.Markdown) -> gr.HTML:
-    """Build one card; returns its progress box (the board polls it)."""
+                session: gr.State, layout: gr.State, undo: gr.State, status: gr.Markdown) -> None:
+    """Build one card and wire its handlers."""
     sid = shot.id
     camera = shot.camera[0]
 
@@ -168,7 +168,10 @@ def render_card(studio: Studio, project: Project, board: Board, index: int, shot
                                      interactive=True, key=key("kfupload"))
                     clear_kf = gr.Button("Remove keyframes", size="sm", key=key("kfclear"))
         card_error = gr.Markdown("", elem_classes=["card-error"], key=key("error"), preserved_by_key=None)
-        progress = gr.HTML("", key=key("progress"), preserved_by_key=None, elem_classes=["card-progress"])
+        shot_jobs = [job for job in studio.jobs.jobs(project=str(project.root)) if job.shot_id == sid]
+        positions = {job.id: studio.jobs.position(job.id) for job in shot_jobs if job.status == "queued"}
+        progress = gr.HTML(views.card_status(shot_jobs, positions), key=key("progress"), preserved_by_key=None,
+                           elem_classes=["card-progress"])
         with gr.Row():
             generate = gr.Button("Generate", variant="primary", key=key("generate"), elem_classes=["card-generate"])
             count = gr.Number(3, label="Takes", precision=0, minimum=1, maximum=MAX_TAKES_PER_CLICK,
@@ -356,7 +359,6 @@ def render_card(studio: Studio, project: Project, board: Board, index: int, shot
         return bump(layout_value, project), removed, "", saved_status("card deleted (Undo delete brings it back)")
 
     delete.click(delete_card, [layout], [layout, undo, card_error, status], **EDIT)
-    return progress
 
 
 def import_image(project: Project, path: Path) -> str:

@@ -43,8 +43,6 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
         undo = gr.State(None)
         remembered = gr.BrowserState({"token": "", "project": ""}, storage_key="previz-studio-session")
         timer = gr.Timer(POLL_SECONDS)
-        card_timer = gr.Timer(POLL_SECONDS)
-        """Its own timer: a tick listener added inside @gr.render stops a shared timer's other listeners."""
 
         with gr.Row():
             header = gr.Markdown("## Previz Studio", elem_id="header")
@@ -73,20 +71,12 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
                         return
                     if not board.shots:
                         gr.Markdown("No shots yet: press **Add shot**.")
-                    boxes = {shot.id: render_card(studio, project, board, index, shot, session, layout, undo, status)
-                             for index, shot in enumerate(board.shots)}
+                    # No listener polls inside @gr.render: after a re-render the browser can still fire
+                    # one tick at the removed listener, which Gradio answers with a 500 error toast.
+                    # Live per-shot progress is the job list above the cards (the top-level poll).
+                    for index, shot in enumerate(board.shots):
+                        render_card(studio, project, board, index, shot, session, layout, undo, status)
 
-                    def card_progress(session_value: dict | None):
-                        if not session_value:
-                            return [gr.skip()] * len(boxes)
-                        jobs = studio.jobs.jobs(project=str(project.root))
-                        return [views.card_status([j for j in jobs if j.shot_id == sid],
-                                                  {j.id: studio.jobs.position(j.id) for j in jobs
-                                                   if j.shot_id == sid and j.status == "queued"})
-                                for sid in boxes]
-
-                    if boxes:
-                        card_timer.tick(card_progress, [session], list(boxes.values()), **POLL)
 
             with gr.Tab("Timeline", id="timeline"):
                 running = gr.Markdown("", elem_id="running-time")
