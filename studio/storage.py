@@ -242,9 +242,9 @@ class Project:
 
         pixels = load_rgb(data)
         digest = hashlib.sha256(data).hexdigest()[:32]
-        target = self.keyframes_dir / f"{digest}.png"
+        self.keyframes_dir.mkdir(exist_ok=True)
+        target = self.resolve(f"keyframes/{digest}.png", "keyframe")  # keyframes/ may be a symlink out
         if not target.exists():
-            self.keyframes_dir.mkdir(exist_ok=True)
             partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
             try:
                 Image.fromarray(pixels).save(partial, format="PNG")
