@@ -134,7 +134,8 @@ def test_build_generate_reorder_export_in_the_browser(app, browser, tmp_path):
     page.click("#render-missing")
     wait_for(lambda: all(s.chosen_take for s in Project.open(project.root).load().shots), timeout=90,
              what="every shot to have a take")
-    page.wait_for_function("document.querySelectorAll('.shot-card .card-video video[src]').length === 4")
+    page.wait_for_function("[...document.querySelectorAll('.shot-card .card-video video')]"
+                           ".filter(v => v.readyState >= 2).length === 4")
     page.screenshot(path=str(REPO / "docs" / "screenshot.png"), full_page=True)
     page.get_by_role("tab", name="Timeline").click()
     page.wait_for_selector("#timeline-strip .seg")
