@@ -9,7 +9,8 @@ How a frame is made:
    from output pixel to keyframe pixel, with the smallest overscan that never shows a border.
 2. Each keyframe is resampled once into a few *levels*: band-limited to the frame's resolution
    at a given magnification (area averaging, so no aliasing) and then upsampled 2x (bicubic).
-   A frame is warped from the level matching its magnification (quarter-octave steps) with
+   A frame is warped from the level matching its magnification (quarter-octave steps, stored
+   as RGBA because OpenCV's vectorised warp is much faster on four channels) with
    bilinear interpolation, which on a 2x band-limited image is as sharp as bicubic on the
    original but about twice as fast, and exact in position (OpenCV resolves 1/32 of a level
    pixel, i.e. 1/64 of an output pixel).
@@ -91,7 +92,8 @@ def _build_level(image: np.ndarray, key: int) -> np.ndarray:
         small = image
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     interpolation = cv2.INTER_AREA if size[0] < small.shape[1] else cv2.INTER_CUBIC
-    return cv2.resize(small, size, interpolation=interpolation)
+    # four channels: OpenCV's vectorised bilinear warp is ~2.5x faster on RGBA than on RGB
+    return cv2.cvtColor(cv2.resize(small, size, interpolation=interpolation), cv2.COLOR_RGB2RGBA)
 
 
 def _to_level(homography: np.ndarray, image: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -132,7 +134,7 @@ class _Renderer:
                 for index, source in enumerate(self.sources) if self.weights[frame, index] > 0.0
             ])
 
-    def _warp(self, level: np.ndarray, matrix: np.ndarray, dst: np.ndarray | None = None) -> np.ndarray:
+    def _warp(self, level: np.ndarray, matrix: np.ndarray, dst: np.ndarray) -> np.ndarray:
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         if abs(matrix[2, 0]) < 1e-12 and abs(matrix[2, 1]) < 1e-12:  # affine: a cheaper warp
             return cv2.warpAffine(level, matrix[:2] / matrix[2, 2], (self.width, self.height), dst=dst,
@@ -141,17 +143,20 @@ class _Renderer:
                                    flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
     def render(self, frames: np.ndarray, start: int, stop: int, cancel: threading.Event) -> None:
+        scratch = np.empty((self.height, self.width, 4), np.uint8)
         for frame in range(start, stop):
             if cancel.is_set():
                 return
             entries = self.plan[frame]
             if len(entries) == 1:
                 key, _, matrix = entries[0]
-                self._warp(self.levels[key], matrix, frames[frame])
+                self._warp(self.levels[key], matrix, scratch)
+                cv2.cvtColor(scratch, cv2.COLOR_RGBA2RGB, dst=frames[frame])
                 continue
             total = np.zeros((self.height, self.width, 3), np.float32)
             for key, weight, matrix in entries:
-                total += weight * self._warp(self.levels[key], matrix).astype(np.float32)
+                self._warp(self.levels[key], matrix, scratch)
+                total += weight * scratch[:, :, :3].astype(np.float32)
             np.rint(total, out=total)
             frames[frame] = np.clip(total, 0, 255).astype(np.uint8)
 
