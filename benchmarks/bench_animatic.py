@@ -151,6 +151,22 @@ def jitter(frames: np.ndarray, maps: np.ndarray) -> tuple[float, float]:
     return float(np.mean(errors)), float(np.max(errors))
 
 
+def psnr_vs_reference(frames: np.ndarray, image: np.ndarray, maps: np.ndarray, picks: list[int]) -> float:
+    """Mean PSNR (dB) of the picked frames against a 4x-supersampled Lanczos render, box-filtered down:
+    a near-ideal picture of the same camera, so the score is sharpness and absence of aliasing."""
+    height, width = frames.shape[1:3]
+    s = 4
+    to_output = np.array([[1 / s, 0, (1 / s - 1) / 2], [0, 1 / s, (1 / s - 1) / 2], [0, 0, 1.0]])
+    scores = []
+    for t in picks:
+        big = cv2.warpPerspective(image, maps[t] @ to_output, (width * s, height * s),
+                                  flags=cv2.INTER_LANCZOS4 | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        reference = cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA).astype(np.float64)
+        error = (frames[t].astype(np.float64) - reference)[8:-8, 8:-8]
+        scores.append(10 * np.log10(255.0**2 / np.mean(error**2)))
+    return float(np.mean(scores))
+
+
 def timed(fn, runs: int) -> tuple[float, float, object]:
     """Median wall seconds, median CPU seconds (this process and its children) and the last result.
 
@@ -178,7 +194,7 @@ def main() -> None:
     sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
     backend = AnimaticBackend()
     load_before = os.getloadavg()[0]
-    speed_rows, jitter_rows = [], []
+    speed_rows, jitter_rows, quality_rows = [], [], []
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         for width, height in sizes:
@@ -204,6 +220,8 @@ def main() -> None:
                     direct = np.stack([cv2.warpPerspective(image, m, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                                                            borderMode=cv2.BORDER_REPLICATE) for m in maps])
                     jitter_rows.append((move, *jitter(clip.frames, maps), *jitter(theirs, maps), *jitter(direct, maps)))
+                    picks = [0, args.frames // 3, 2 * args.frames // 3, args.frames - 1]
+                    quality_rows.append((move, *(psnr_vs_reference(f, image, maps, picks) for f in (clip.frames, theirs, direct))))
                 print(f"{width}x{height} {move}: ours {fps(ours_s):.0f} fps, zoompan {fps(theirs_s):.0f} fps "
                       f"(render+encode {fps(ours_enc_s):.0f} vs {fps(theirs_enc_s):.0f})", flush=True)
     load_after = os.getloadavg()[0]
@@ -252,8 +270,19 @@ def main() -> None:
         "The last column warps the same keyframe with one cv2.warpPerspective(INTER_CUBIC) per frame, as a naive "
         "renderer would: with no band-limiting, the 2x minification aliases and the texture shimmers, which reads as "
         "jitter. Ours resamples each keyframe once into band-limited, 2x-oversampled quarter-octave levels and warps "
-        "bilinearly from the matching level, which is both steadier and about 2-3x faster than bicubic.",
+        "bilinearly (RGBA, OpenCV's vectorised path) from the matching level, which is both steadier and several times cheaper than a bicubic warp.",
     ]
+    lines += [
+        "",
+        "Picture quality: mean PSNR of four frames against a near-ideal render of the same camera (4x-supersampled "
+        "Lanczos warp, box-filtered down). Higher is sharper and cleaner. zoompan's score also pays for its "
+        "whole-pixel crop positions.",
+        "",
+        "| move | ours dB | zoompan dB | direct cv2 bicubic dB |",
+        "|---|---:|---:|---:|",
+    ]
+    for move, ours_db, zp_db, cubic_db in quality_rows:
+        lines.append(f"| {move} | {ours_db:.1f} | {zp_db:.1f} | {cubic_db:.1f} |")
     text = "\n".join(lines) + "\n"
     print()
     print(text)
