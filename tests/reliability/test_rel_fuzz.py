@@ -109,6 +109,7 @@ def fuzz_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     return Project.create(tmp_path_factory.mktemp("fuzz") / "film", tiny_board())
 
 
+@pytest.mark.slow
 @fuzz(1000)
 @given(changes=mutations)
 def test_board_loader_structured_fuzz(fuzz_project: Project, changes: list) -> None:
