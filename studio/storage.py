@@ -40,6 +40,8 @@ BACKUPS_KEPT = 10
 MAX_BOARD_BYTES = 20 * 1024 * 1024
 """A board of a thousand shots is well under 5 MB; anything past this is not a board."""
 MAX_JSON_DEPTH = 64
+AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg")
+MAX_AUDIO_BYTES = 200 * 1024 * 1024
 
 
 class ProjectError(Exception):
@@ -251,6 +253,31 @@ class Project:
                 os.replace(partial, target)
             finally:
                 partial.unlink(missing_ok=True)
+        return self.relative(target)
+
+    def import_audio(self, source: Path) -> str:
+        """Validate a scratch track and store it as audio/<hash><suffix>; returns that path.
+
+        Refused: unknown suffixes, empty or oversized files, anything PyAV cannot decode as audio.
+        """
+        from studio.media import MediaError, probe_audio  # local: PyAV only when audio arrives
+
+        source = Path(source)
+        suffix = source.suffix.lower()
+        if suffix not in AUDIO_SUFFIXES:
+            raise ProjectError(f"{source.name}: not an audio file; use {', '.join(AUDIO_SUFFIXES)}")
+        size = source.stat().st_size
+        if not 0 < size <= MAX_AUDIO_BYTES:
+            raise ProjectError(f"{source.name}: {size} bytes; audio must be 1 byte to {MAX_AUDIO_BYTES // 2**20} MB")
+        try:
+            probe_audio(source)
+        except MediaError as error:
+            raise ProjectError(str(error)) from None
+        data = source.read_bytes()
+        target = self.resolve(f"audio/{hashlib.sha256(data).hexdigest()[:32]}{suffix}", "audio")
+        if not target.exists():
+            self.audio_dir.mkdir(exist_ok=True)
+            write_atomic(target, data)
         return self.relative(target)
 
 

@@ -17,4 +17,5 @@ if ((${#missing[@]})); then
 fi
 
 python -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[test]"
+python tests/security/audit_deps.py    # pip-audit report where its service is reachable; never fails
 python -m pytest "$@"

@@ -168,3 +168,40 @@ def test_kill_9_during_a_save_loop_leaves_a_board_that_loads(tmp_path: Path) -> 
         board = project.load()
         assert board.title.startswith("save ") and len(board.shots) == 40
         assert len(project.backups()) <= 10 + 1
+
+
+def write_tone(path: Path, seconds: float = 0.5, rate: int = 16000) -> Path:
+    import math
+    import struct
+    import wave
+
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i / 10))) for i in range(int(seconds * rate))))
+    return path
+
+
+def test_import_audio_accepts_audio_and_refuses_the_rest(small_project: Project, tmp_path: Path) -> None:
+    relative = small_project.import_audio(write_tone(tmp_path / "scratch.wav"))
+    assert relative.startswith("audio/") and relative.endswith(".wav") and small_project.resolve(relative).is_file()
+    fake = tmp_path / "fake.mp3"
+    fake.write_bytes(b"<html>not audio</html>")
+    with pytest.raises(ProjectError, match="fake.mp3"):
+        small_project.import_audio(fake)
+    with pytest.raises(ProjectError, match="not an audio file"):
+        small_project.import_audio(tmp_path / "scratch.exe")
+
+
+def test_import_audio_never_writes_through_a_symlinked_audio_folder(small_project: Project, tmp_path: Path) -> None:
+    # regression: the UI's audio import wrote into audio/ without resolving it
+    import shutil
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.rmtree(small_project.audio_dir)
+    small_project.audio_dir.symlink_to(outside, target_is_directory=True)
+    with pytest.raises(UnsafePathError):
+        small_project.import_audio(write_tone(tmp_path / "scratch.wav"))
+    assert list(outside.iterdir()) == []

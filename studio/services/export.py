@@ -76,7 +76,7 @@ class ExportOptions:
 def default_path(project: Project, fmt: str) -> Path:
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
-    return project.exports_dir / EXPORT_FORMATS[fmt]
+    return project.resolve(f"exports/{EXPORT_FORMATS[fmt]}", "export")
 
 
 def load_timeline(project: Project, use_slates: bool = False) -> Timeline:
@@ -159,7 +159,7 @@ def export_board(
         report(0, 1, f"exporting {fmt}")
         if fmt in ("mp4", "preview"):
             mp4.write_mp4(
-                timeline, out, style=style, cache_dir=project.exports_dir / CACHE_DIR,
+                timeline, out, style=style, cache_dir=project.resolve(f"exports/{CACHE_DIR}", "export cache"),
                 preview_width=options.preview_width if fmt == "preview" else None,
                 progress=report, cancel=is_cancelled,
             )

@@ -17,10 +17,10 @@ from typing import Any
 import gradio as gr
 
 from studio.backends import backend_names
-from studio.board import AudioTrack, Board, BoardError
+from studio.board import AudioTrack, BoardError
 from studio.board_codec import shot_from_dict
 from studio.services.jobs import QueueFull
-from studio.storage import Project, ProjectError
+from studio.storage import AUDIO_SUFFIXES, Project, ProjectError
 from studio.ui import api, views
 from studio.ui.cards import EDIT, bump, render_card, saved_status, structure
 from studio.ui.context import Studio
@@ -28,8 +28,6 @@ from studio.ui.forms import MEMORY_PROFILES, FieldError, apply_board_settings, n
 
 POLL_SECONDS = 1.0
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
-AUDIO_SUFFIXES = (".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg")
-MAX_AUDIO_BYTES = 200 * 1024 * 1024
 POLL = {"concurrency_id": "poll", "concurrency_limit": None, "show_progress": "hidden",
         "api_visibility": "private"}
 EXPORT = {"concurrency_id": "export", "concurrency_limit": 2, "api_visibility": "private"}
@@ -307,7 +305,7 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
                 return gr.skip(), gr.skip()
             try:
                 project = studio.project(session_value["project"])
-                relative = import_audio(project, Path(file_path))
+                relative = project.import_audio(Path(file_path))
                 project.update(lambda b: b.replace(audio=AudioTrack(path=relative)))
             except (ValueError, ProjectError, OSError) as error:
                 gr.Warning(f"Audio refused: {error}")
@@ -318,34 +316,3 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
 
         api.register(studio)
     return demo
-
-
-def import_audio(project: Project, path: Path) -> str:
-    """A scratch track copied into audio/<hash><suffix> after checking it decodes as audio."""
-    import hashlib as _hashlib
-    import os
-    import shutil
-
-    suffix = path.suffix.lower()
-    if suffix not in AUDIO_SUFFIXES:
-        raise ValueError(f"{path.name}: not an audio file; use {', '.join(AUDIO_SUFFIXES)}")
-    size = path.stat().st_size
-    if size == 0 or size > MAX_AUDIO_BYTES:
-        raise ValueError(f"{path.name}: {size} bytes; audio must be 1 byte to {MAX_AUDIO_BYTES // 2**20} MB")
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.audio:
-                raise ValueError(f"{path.name}: has no audio stream")
-            next(container.decode(audio=0))
-    except (av.FFmpegError, StopIteration, OSError) as error:
-        raise ValueError(f"{path.name}: not a readable audio file ({error})") from None
-    digest = _hashlib.sha256(path.read_bytes()).hexdigest()[:32]
-    target = project.audio_dir / f"{digest}{suffix}"
-    project.audio_dir.mkdir(exist_ok=True)
-    if not target.exists():
-        partial = target.with_name(f".{target.name}.partial")
-        shutil.copyfile(path, partial)
-        os.replace(partial, target)
-    return project.relative(target)

@@ -131,8 +131,6 @@ def test_a_symlinked_keyframes_folder_is_never_written_through(project: Project,
     assert list(outside.iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="services/export.py writes exports/<name> without Project.resolve: "
-                                        "a symlinked exports/ folder is written through (see issue 7 report)")
 def test_a_symlinked_exports_folder_is_never_written_through(project: Project, tmp_path: Path) -> None:
     from studio.services.export import ExportError, export_board
 
