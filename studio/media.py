@@ -23,10 +23,14 @@ from studio.board import FrameRate
 
 TAKE_ENCODING: tuple[str, ...] = (
     "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
-    "-profile:v", "high", "-g", "48", "-bf", "0", "-video_track_timescale", "90000",
+    "-profile:v", "high", "-g", "12", "-bf", "0", "-video_track_timescale", "90000",
     "-movflags", "+faststart",
 )
-"""One encoding for every take and segment: identical streams concatenate by stream copy."""
+"""One encoding for every take and segment: identical streams concatenate by stream copy.
+
+A keyframe every 12 frames (no B-frames) keeps cuts cheap: a transition or trim re-encodes at
+most the partial GOP up to the next IDR. Measured on the export benchmark (10 shots, 832x480,
+0.5 s dissolves): -g 48 took 7.3 s, -g 12 4.3 s, against 7.7-8.9 s for ffmpeg xfade."""
 
 
 class MediaError(RuntimeError):
