@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--seed", type=int, default=None, help="seed for this render (default: the shot's)")
     render.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="backend option for this render, e.g. steps=30, strength=0.6, fit=letterbox")
+    render.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+                        help="backend setting, e.g. first_block_cache=0.05, compile=true, dtype=bfloat16")
     render.set_defaults(run=cmd_render)
 
     for register in optional_commands():
@@ -190,8 +192,10 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     project = Project.open(args.dir)
     options = parse_options(args.option)
-    settings = {key: value for key, value in (("model", args.model), ("device", args.device),
-                                                ("memory_profile", args.memory_profile)) if value}
+    settings = parse_options(args.setting) | {
+        key: value for key, value in (("model", args.model), ("device", args.device),
+                                      ("memory_profile", args.memory_profile)) if value
+    }
     cancel = threading.Event()
     last_line = [""]
 
@@ -241,7 +245,7 @@ def parse_options(pairs: list[str]) -> dict[str, object]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise CommandError(f"--option: expected KEY=VALUE, got {pair!r}")
+            raise CommandError(f"expected KEY=VALUE, got {pair!r}")
         options[key] = parse_scalar(value)
     return options
 
