@@ -43,6 +43,10 @@ TRANSITIONS: tuple[str, ...] = ("cut", "cross_dissolve", "dip_to_black", "dip_to
 """How a shot begins. Only a cross-dissolve overlaps the previous shot; dips happen inside
 the two shots' own frames (half out of the outgoing shot, half into the incoming one)."""
 KEYFRAME_ROLES: tuple[str, ...] = ("first", "mid", "last")
+MEMORY_PROFILES: tuple[str, ...] = ("none", "vae_tiling", "model_offload", "group_offload")
+"""How a diffusion backend fits in accelerator memory: none (everything on the device),
+vae_tiling (decode in tiles), model_offload (one component on the device at a time, + tiling),
+group_offload (blocks streamed in and out, + tiling; the least memory)."""
 
 SEED_MAX = 2**32 - 1
 MAX_SHOT_SECONDS = 300
@@ -282,6 +286,10 @@ class Take:
         check_id("id", self.id)
         check_relative_path("path", self.path)
         check_seed("seed", self.seed)
+        check_text("backend", self.backend, max_length=200)
+        if self.model is not None:
+            check_text("model", self.model, max_length=1000)
+        check_text("created", self.created, max_length=100)
         check_int("frames", self.frames, minimum=0)
 
     @property
@@ -441,7 +449,10 @@ class Board:
             check_int(name, value, minimum=MIN_SIZE)
             if value > MAX_SIZE or value % 2:
                 raise BoardError(name, value, f"must be an even number of pixels from {MIN_SIZE} to {MAX_SIZE}")
-        check_text("default_backend", self.default_backend)
+        check_text("default_backend", self.default_backend, max_length=200)
+        if self.default_model is not None:
+            check_text("default_model", self.default_model, max_length=1000)
+        check_choice("memory_profile", self.memory_profile, MEMORY_PROFILES)
         check_int("fade_in", self.fade_in, minimum=0)
         check_int("fade_out", self.fade_out, minimum=0)
         check_int("schema_version", self.schema_version, minimum=1)
@@ -511,18 +522,29 @@ class Board:
         return self.replace(shots=self.shots[:index] + (shot,) + self.shots[index:])
 
     def remove_shot(self, shot_id: str) -> "Board":
+        """Remove a shot; dissolves that no longer fit their new neighbours are shortened."""
         index = self.index_of(shot_id)
-        shots = self.shots[:index] + self.shots[index + 1:]
-        if index == 0 and shots and shots[0].transition.overlap:
-            shots = (shots[0].replace(transition=Transition()),) + shots[1:]
-        return self.replace(shots=shots)
+        return self.replace(shots=_fit_dissolves(self.shots[:index] + self.shots[index + 1:]))
 
     def move_shot(self, shot_id: str, delta: int) -> "Board":
-        """Move a shot ``delta`` places (clamped to the ends of the board)."""
+        """Move a shot ``delta`` places (clamped to the ends of the board); dissolves that no
+        longer fit their new neighbours are shortened, and the first shot opens on a cut."""
         index = self.index_of(shot_id)
         target = max(0, min(len(self.shots) - 1, index + delta))
         shots = list(self.shots)
         shots.insert(target, shots.pop(index))
-        if shots and shots[0].transition.overlap:
-            shots[0] = shots[0].replace(transition=Transition())
-        return self.replace(shots=tuple(shots))
+        return self.replace(shots=_fit_dissolves(tuple(shots)))
+
+
+def _fit_dissolves(shots: tuple[Shot, ...]) -> tuple[Shot, ...]:
+    """After a reorder: the first shot has nothing to dissolve from, and a cross-dissolve can be
+    no longer than either shot it joins."""
+    fitted: list[Shot] = []
+    for index, shot in enumerate(shots):
+        overlap = shot.transition.overlap
+        if overlap:
+            limit = 0 if index == 0 else min(fitted[-1].edit_duration, shot.edit_duration)
+            if overlap > limit:
+                shot = shot.replace(transition=Transition("cross_dissolve", limit) if limit else Transition())
+        fitted.append(shot)
+    return tuple(fitted)

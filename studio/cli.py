@@ -173,7 +173,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    project = Project.open(args.dir)
+    project = Project(args.dir)  # not open(): a deleted board.json is what recover is for
+    if not project.board_path.exists() and not project.backups():
+        raise CommandError(f"{args.dir}: no board.json and no backups: not a Previz Studio project")
     try:
         project.load()
     except ProjectError as error:
@@ -188,7 +190,8 @@ def cmd_recover(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from studio.backends import BackendCache
     from studio.backends.base import GenerationError
-    from studio.services.render import render_board
+    from studio.media import MediaError
+    from studio.services.render import render_board, render_shot
 
     project = Project.open(args.dir)
     options = parse_options(args.option)
@@ -205,19 +208,19 @@ def cmd_render(args: argparse.Namespace) -> int:
             print(line.ljust(80), end="", file=sys.stderr, flush=True)
             last_line[0] = line
 
+    backends = BackendCache()
     try:
         if args.seed is not None and not args.shots:
             raise CommandError("--seed applies to one shot: give --shot ID too")
         if args.seed is not None:
-            from studio.services.render import render_shot
-
             takes = [render_shot(project, shot_id, backend=args.backend, settings=settings, options=options,
-                                 seed=args.seed, progress=show, cancel=cancel) for shot_id in args.shots]
+                                 seed=args.seed, progress=show, cancel=cancel, backends=backends)
+                     for shot_id in args.shots]
         else:
             takes = render_board(project, shot_ids=args.shots, only_missing=not args.all and not args.shots,
                                  backend=args.backend, settings=settings, options=options, progress=show,
-                                 cancel=cancel, backends=BackendCache())
-    except GenerationError as error:
+                                 cancel=cancel, backends=backends)
+    except (GenerationError, MediaError, OSError) as error:
         print(file=sys.stderr)
         raise CommandError(str(error)) from None
     print(file=sys.stderr)

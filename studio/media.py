@@ -42,41 +42,15 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def write_video(path: Path, frames: np.ndarray, fps: FrameRate, extra_args: tuple[str, ...] = ()) -> None:
-    """Encode frames (T, H, W, 3 uint8) to an H.264 MP4 at ``path``, atomically.
+def write_video(path: Path, frames: np.ndarray, fps: FrameRate) -> None:
+    """Encode a whole clip (T, H, W, 3 uint8) to an H.264 MP4 at ``path`` with TAKE_ENCODING, atomically.
 
     Odd sizes are refused rather than silently padded: yuv420p needs even width and height.
     """
-    frames = np.ascontiguousarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         raise MediaError(f"{path.name}: frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
-    count, height, width, _ = frames.shape
-    if count == 0:
-        raise MediaError(f"{path.name}: no frames to write")
-    if width % 2 or height % 2:
-        raise MediaError(f"{path.name}: H.264 needs an even size, got {width}x{height}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.partial{path.suffix}")
-    command = [
-        ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps),
-        "-i", "pipe:0", *TAKE_ENCODING, "-r", str(fps), *extra_args, str(partial),
-    ]
-    try:
-        with subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE) as process:
-            assert process.stdin is not None and process.stderr is not None
-            try:
-                for frame in frames:
-                    process.stdin.write(frame.tobytes())
-            except BrokenPipeError:
-                pass
-            process.stdin.close()
-            errors = process.stderr.read().decode(errors="replace")
-            if process.wait() != 0:
-                raise MediaError(f"{path.name}: ffmpeg failed: {errors.strip()[-500:]}")
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    _, height, width, _ = frames.shape
+    write_video_stream(path, iter(frames), width, height, fps)
 
 
 @dataclass(frozen=True)

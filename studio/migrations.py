@@ -13,6 +13,7 @@ History:
 from __future__ import annotations
 
 import copy
+import math
 from fractions import Fraction
 from types import MappingProxyType
 from typing import Any, Callable
@@ -28,7 +29,7 @@ def _v1_to_v2(board: dict[str, Any]) -> dict[str, Any]:
     fps_value = board.get("fps", 24)
     try:
         fps = Fraction(str(fps_value)).limit_denominator(1001)
-    except (ValueError, ZeroDivisionError):
+    except (ValueError, ZeroDivisionError, OverflowError):
         raise MigrationError(f"fps: version-1 boards store a number, got {fps_value!r}") from None
     if fps <= 0:
         raise MigrationError(f"fps: must be positive, got {fps_value!r}")
@@ -42,8 +43,8 @@ def _v1_to_v2(board: dict[str, Any]) -> dict[str, Any]:
             raise MigrationError(f"shots[{index}]: must be an object, got {shot!r}")
         shot = dict(shot)
         seconds = shot.pop("duration_seconds", 2.0)
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-            raise MigrationError(f"shots[{index}].duration_seconds: must be a number, got {seconds!r}")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+            raise MigrationError(f"shots[{index}].duration_seconds: must be a finite number, got {seconds!r}")
         shot["duration"] = int(round(Fraction(seconds).limit_denominator(10**6) * fps))
         camera = shot.get("camera", "static")
         if isinstance(camera, str):

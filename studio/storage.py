@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -175,8 +176,8 @@ class Project:
         self.check_paths(board)
         if self.board_path.exists() and self.board_path.read_bytes() == payload:
             return
+        self._backup(payload)  # first: if the backup cannot be written, board.json is untouched
         write_atomic(self.board_path, payload)
-        self._backup(payload)
 
     def update(self, edit: Callable[[Board], Board]) -> Board:
         """Load, apply ``edit``, save, under the project lock; returns the saved board.
@@ -247,7 +248,7 @@ class Project:
         self.keyframes_dir.mkdir(exist_ok=True)
         target = self.resolve(f"keyframes/{digest}.png", "keyframe")  # keyframes/ may be a symlink out
         if not target.exists():
-            partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.partial")
             try:
                 Image.fromarray(pixels).save(partial, format="PNG")
                 os.replace(partial, target)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,13 @@ from studio.storage import Project
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_BOARD = REPO / "assets" / "sample-board"
+
+
+def free_port() -> int:
+    """A port nothing listens on right now, on the loopback interface tests bind to."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)

@@ -188,3 +188,25 @@ def test_any_bad_field_value_raises_only_board_error(field: str, value: object) 
         board_from_dict(data)
     except BoardError as error:
         assert error.field.startswith("shots[1]")
+
+
+def test_removing_or_moving_a_shot_shortens_dissolves_that_no_longer_fit() -> None:
+    # regression: deleting a short shot next to a long dissolve was refused outright
+    board = Board(shots=(
+        Shot(id="a", duration=40), Shot(id="b", duration=6),
+        Shot(id="c", duration=40, transition=Transition("cross_dissolve", 5)),
+        Shot(id="d", duration=40, transition=Transition("cross_dissolve", 20)),
+    ))
+    removed = board.remove_shot("c")
+    assert removed.shot("d").transition == Transition("cross_dissolve", 6)
+    moved = board.move_shot("d", -3)
+    assert moved.shots[0].id == "d" and moved.shots[0].transition == Transition()
+    assert board.remove_shot("a").shot("c").transition.length == 5
+
+
+def test_take_and_board_text_fields_are_type_checked() -> None:
+    # regression: a numeric take backend in board.json broke the board view later
+    with pytest.raises(BoardError, match="backend: must be text"):
+        Take("t", "takes/t.mp4", 1, backend=5)  # type: ignore[arg-type]
+    with pytest.raises(BoardError, match="memory_profile: must be one of none, vae_tiling"):
+        Board(memory_profile="model_cpu_offload")

@@ -77,7 +77,7 @@ def test_validate_reports_missing_files_and_recover_restores_a_corrupt_board(tmp
     assert json.loads(project.board_path.read_text())["title"] == "Before the crash"
 
 
-def test_render_every_sample_card_through_the_cli_into_playable_takes(tmp_path: Path) -> None:
+def test_render_every_sample_card_and_export_every_format_through_the_cli(tmp_path: Path) -> None:
     from studio.media import probe_video
 
     assert studio("new", str(tmp_path / "film"), "--from-sample").returncode == 0
@@ -95,3 +95,22 @@ def test_render_every_sample_card_through_the_cli_into_playable_takes(tmp_path: 
     assert len(project.load().shots[0].takes) == 2 and "seed 5" in again.stdout
     bad = studio("render", str(project.root), "--shot", "nope")
     assert bad.returncode == 1 and "no such shot id(s): nope" in bad.stderr
+
+    # ...and the rendered sample exports to every format from the CLI
+    from studio.services.export import EXPORT_FORMATS
+
+    for fmt, name in EXPORT_FORMATS.items():
+        result = studio("export", str(project.root), "--format", fmt, "--burn-ins", "all")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == str(project.exports_dir / name)
+    assert probe_video(project.exports_dir / "animatic.mp4").frames == board.total_frames
+
+
+def test_recover_restores_a_deleted_board_json(tmp_path: Path) -> None:
+    # regression: recover refused a folder whose board.json was gone, the case it exists for
+    assert studio("new", str(tmp_path / "p"), "--title", "Kept").returncode == 0
+    (tmp_path / "p" / "board.json").unlink()
+    result = studio("recover", str(tmp_path / "p"))
+    assert result.returncode == 0, result.stderr
+    assert Project.open(tmp_path / "p").load().title == "Kept"
+    assert studio("recover", str(tmp_path)).returncode == 1

@@ -250,6 +250,21 @@ def test_out_of_memory_names_a_profile_and_next_job_runs(wan_t2v) -> None:
     assert wan_t2v.generate(make_request(), Recorder(), threading.Event()).frames.shape == (12, 32, 32, 3)
 
 
+def test_out_of_memory_while_loading_the_model_is_reported_and_the_next_job_loads_again(
+        wan_t2v, monkeypatch: pytest.MonkeyPatch) -> None:
+    # regression: an OOM while moving the model onto the device escaped as a raw torch error
+    real_pipeline = type(wan_t2v).pipeline
+
+    def out_of_memory(self, spec, class_name):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 28.00 GiB")
+
+    monkeypatch.setattr(type(wan_t2v), "pipeline", out_of_memory)
+    with pytest.raises(OutOfMemory, match="while loading the model.*memory profile 'model_offload'"):
+        wan_t2v.generate(make_request(), Recorder(), threading.Event())
+    monkeypatch.setattr(type(wan_t2v), "pipeline", real_pipeline)
+    assert wan_t2v.generate(make_request(), Recorder(), threading.Event()).frames.shape == (12, 32, 32, 3)
+
+
 def test_bad_settings_are_refused_clearly(wan_t2v_dir: Path) -> None:
     with pytest.raises(GenerationError, match="no CUDA or MPS.*'none' or 'vae_tiling'"):
         create_backend("wan", model=str(wan_t2v_dir), memory_profile="model_offload")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import threading
 from pathlib import Path
@@ -16,7 +15,8 @@ from pypdf import PdfReader
 
 from studio.board import AudioTrack, Transition
 from studio.media import read_video
-from studio.services.export import EXPORT_FORMATS, ExportError, ExportOptions, add_arguments, export_board, run_export
+from studio.cli import main as studio_main
+from studio.services.export import EXPORT_FORMATS, ExportError, ExportOptions, export_board
 from studio.timeline import ExportCancelled, Renderer, attach_media, build_timeline, frame_recipes
 from tests.exportkit import H, W, edit, ffprobe, identify, make_project, write_tone
 
@@ -192,18 +192,17 @@ def test_two_exports_to_one_name_at_once_give_whole_files(tmp_path: Path) -> Non
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
 
 
-def test_cli_handler(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_export_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     project = make_project(tmp_path / "p", durations=(12, 12))
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
     for fmt in EXPORT_FORMATS:
-        args = parser.parse_args([str(project.root), "--format", fmt, "--burn-ins", "all"])
-        assert run_export(args) == 0
+        assert studio_main(["export", str(project.root), "--format", fmt, "--burn-ins", "all"]) == 0
         assert Path(capsys.readouterr().out.strip()) == project.exports_dir / EXPORT_FORMATS[fmt]
     (tmp_path / "p/takes/s0/t0.mp4").unlink()
-    assert run_export(parser.parse_args([str(project.root), "--format", "mp4"])) == 1
+    assert studio_main(["export", str(project.root), "--format", "mp4"]) == 1
     assert "shot 1" in capsys.readouterr().err
-    assert run_export(parser.parse_args([str(project.root), "--format", "mp4", "--use-slates"])) == 0
+    assert studio_main(["export", str(project.root), "--format", "mp4", "--use-slates"]) == 0
+    assert studio_main(["export", str(project.root), "--format", "mp4", "--burn-ins", "shoe"]) == 1
+    assert "unknown burn-in shoe" in capsys.readouterr().err
 
 
 def test_cancel_leaves_no_output(tmp_path: Path) -> None:

@@ -48,3 +48,12 @@ def test_future_version_is_refused_with_a_clear_message() -> None:
 def test_missing_or_bad_version_is_refused(version: object) -> None:
     with pytest.raises(MigrationError, match="schema_version"):
         migrate({"schema_version": version} if version is not None else {})
+
+
+@pytest.mark.parametrize("seconds", [float("inf"), float("nan"), "2"])
+def test_non_finite_or_text_durations_give_a_migration_error(seconds: object) -> None:
+    # regression: Infinity / NaN (which json.loads accepts) crashed the migration with OverflowError
+    data = load(1)
+    data["shots"][0]["duration_seconds"] = seconds
+    with pytest.raises(MigrationError, match=r"shots\[0\].duration_seconds: must be a finite number"):
+        migrate(data)

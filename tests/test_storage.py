@@ -205,3 +205,15 @@ def test_import_audio_never_writes_through_a_symlinked_audio_folder(small_projec
     with pytest.raises(UnsafePathError):
         small_project.import_audio(write_tone(tmp_path / "scratch.wav"))
     assert list(outside.iterdir()) == []
+
+
+def test_a_backup_that_cannot_be_written_leaves_board_json_untouched(small_project: Project) -> None:
+    # regression: board.json was replaced first, then a failing backup made the caller undo its work
+    import shutil
+
+    before = small_project.board_path.read_bytes()
+    shutil.rmtree(small_project.backups_dir)
+    small_project.backups_dir.write_text("not a folder")
+    with pytest.raises(OSError):
+        small_project.update(lambda b: b.replace(title="never saved"))
+    assert small_project.board_path.read_bytes() == before

@@ -6,7 +6,6 @@ One server per module (starting Gradio costs seconds); every test makes its own 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -22,15 +21,11 @@ from gradio_client.exceptions import AppError  # noqa: E402
 from studio.backends.base import Clip, GenerationCancelled  # noqa: E402
 from studio.storage import Project  # noqa: E402
 
+from conftest import free_port  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "assets" / "sample-board"
 SMALL = {"width": 96, "height": 64, "fps": "12"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -36,15 +36,12 @@ from studio.backends.base import (
     ProgressCallback,
     ShotRequest,
 )
-from studio.board import FrameRate
+from studio.board import MEMORY_PROFILES, FrameRate
 from studio.models import CATALOG, TASK_NAMES, Availability, ModelError, ModelSpec, locate, resolve_model
 
 if TYPE_CHECKING:
     import torch
 
-MEMORY_PROFILES: tuple[str, ...] = ("none", "vae_tiling", "model_offload", "group_offload")
-"""none: everything on the accelerator; vae_tiling: decode in tiles; model_offload: one component
-on the GPU at a time (+ tiling); group_offload: blocks streamed in and out (+ tiling), the least VRAM."""
 
 NEXT_PROFILE = MappingProxyType({
     "none": "model_offload", "vae_tiling": "model_offload", "model_offload": "group_offload",
@@ -509,8 +506,16 @@ class DiffusersBackend:
         if cancel.is_set():
             raise GenerationCancelled("cancelled before the model was loaded")
         class_name = self.pipeline_for(task, spec)
-        pipe = self.pipeline(spec, class_name)
         import torch
+
+        try:
+            pipe = self.pipeline(spec, class_name)
+        except torch.OutOfMemoryError:
+            # moving a large model onto the device is the commonest out-of-memory of all
+            self.unload()
+            gc.collect()
+            _empty_accelerator_cache()
+            raise OutOfMemory("while loading the model: " + self._oom_message(shape)) from None
 
         kwargs: dict[str, Any] = {
             "prompt": prompt,

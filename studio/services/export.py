@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import json
 import os
@@ -183,48 +182,3 @@ def export_board(
         raise ExportError(f"{out}: cannot write ({error.strerror or error})") from None
     report(1, 1, f"exported {out.name}")
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# CLI: studio export DIR --format FMT [--out FILE] [--use-slates] [--burn-ins LIST] ...
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of `studio export` (the lead's cli registers the subcommand)."""
-    parser.add_argument("dir", type=Path, help="project folder")
-    parser.add_argument("--format", required=True, choices=tuple(EXPORT_FORMATS), help="what to export")
-    parser.add_argument("--out", type=Path, default=None, help="output file (default: DIR/exports/<name>)")
-    parser.add_argument("--use-slates", action="store_true", help="show a slate for a missing or corrupt take instead of failing")
-    parser.add_argument("--burn-ins", default="", metavar="LIST",
-                        help=f"comma-separated burn-ins: {','.join(BURN_INS)} or 'all'")
-    parser.add_argument("--per-page", type=int, default=4, choices=sorted(pdf.LAYOUTS), help="PDF panels per page")
-    parser.add_argument("--fit", default="cover", choices=FIT_MODES, help="conform takes of another size")
-    parser.add_argument("--watermark", default=None, help="watermark text (default: title and date)")
-
-
-def run_export(args: argparse.Namespace) -> int:
-    """`studio export`: prints the written path; errors go to stderr with exit status 1."""
-    import sys
-
-    from studio.storage import ProjectError
-
-    text = getattr(args, "burn_ins", "") or ""
-    burn_ins = set(BURN_INS) if text.strip() == "all" else {item.strip() for item in text.split(",") if item.strip()}
-    try:
-        options = ExportOptions(
-            burn_ins=frozenset(burn_ins), use_slates=getattr(args, "use_slates", False),
-            per_page=getattr(args, "per_page", 4), fit=getattr(args, "fit", "cover"),
-            watermark=getattr(args, "watermark", None),
-        )
-        project = Project.open(Path(args.dir))
-
-        def show(done: int, total: int, message: str) -> None:
-            print(f"\r{message} ({done}/{total})".ljust(60), end="", file=sys.stderr, flush=True)
-
-        path = export_board(project, args.format, Path(args.out) if args.out else None, options, progress=show)
-    except (ExportError, ProjectError) as error:
-        print(f"\nstudio export: {error}", file=sys.stderr)
-        return 1
-    print(file=sys.stderr)
-    print(path)
-    return 0

@@ -101,8 +101,9 @@ def take_video(studio: Studio, project: Project, shot: Shot, take_id: str | None
 
 
 def render_card(studio: Studio, project: Project, board: Board, index: int, shot: Shot,
-                session: gr.State, layout: gr.State, undo: gr.State, status: gr.Markdown) -> None:
-    """Build one card and wire its handlers."""
+                session: gr.State, layout: gr.State, undo: gr.State, status: gr.Markdown,
+                session_key: str | None = None) -> None:
+    """Build one card and wire its handlers; its status shows only this session's jobs."""
     sid = shot.id
     camera = shot.camera[0]
 
@@ -168,7 +169,8 @@ def render_card(studio: Studio, project: Project, board: Board, index: int, shot
                                      interactive=True, key=key("kfupload"))
                     clear_kf = gr.Button("Remove keyframes", size="sm", key=key("kfclear"))
         card_error = gr.Markdown("", elem_classes=["card-error"], key=key("error"), preserved_by_key=None)
-        shot_jobs = [job for job in studio.jobs.jobs(project=str(project.root)) if job.shot_id == sid]
+        shot_jobs = [job for job in studio.jobs.jobs(session=session_key, project=str(project.root))
+                     if job.shot_id == sid] if session_key else []
         positions = {job.id: studio.jobs.position(job.id) for job in shot_jobs if job.status == "queued"}
         progress = gr.HTML(views.card_status(shot_jobs, positions), key=key("progress"), preserved_by_key=None,
                            elem_classes=["card-progress"])

@@ -51,7 +51,7 @@ class Studio:
     def board(self, project: Project) -> Board:
         """The board on disk, parsed once per change of the file (polling reads this often)."""
         stat = project.board_path.stat()
-        key = (stat.st_mtime_ns, stat.st_size)
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # os.replace gives a new inode
         with self._lock:
             cached = self._boards.get(project.root)
             if cached is not None and cached[0] == key:

@@ -12,6 +12,7 @@ import random
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from studio.backends import BACKENDS
 from studio.board import (
     EASINGS,
     MAX_SHOT_SECONDS,
@@ -32,11 +33,11 @@ SHOT_FIELDS = TEXT_FIELDS + (
     "continuity", "transition", "transition_frames", "backend", "chosen_take",
 )
 BOARD_FIELDS = ("title", "fps", "width", "height", "default_backend", "default_model", "memory_profile")
-MEMORY_PROFILES: tuple[str, ...] = ("none", "model_cpu_offload", "group_offload", "sequential_cpu_offload")
 LABELS = MappingProxyType({
     "duration_s": "Duration", "duration": "Duration", "seed": "Seed", "intensity": "Intensity",
     "transition_frames": "Transition length", "fps": "Frame rate", "width": "Width",
-    "height": "Height", "prompt": "Prompt",
+    "height": "Height", "prompt": "Prompt", "default_backend": "Default backend",
+    "memory_profile": "Memory profile",
 })
 
 
@@ -208,7 +209,9 @@ def apply_board_settings(board: Board, changes: Mapping[str, Any]) -> Board:
                 raise FieldError(name, f"must be an even number of pixels from 16 to 4096, got {value}")
             updates[name] = value
     if "default_backend" in changes:
-        updates["default_backend"] = str(changes["default_backend"])
+        if changes["default_backend"] not in BACKENDS:
+            raise FieldError("default_backend", f"must be one of {', '.join(BACKENDS)}, got {changes['default_backend']!r}")
+        updates["default_backend"] = changes["default_backend"]
     if "default_model" in changes:
         updates["default_model"] = str(changes["default_model"]).strip() or None
     if "memory_profile" in changes:

@@ -17,14 +17,14 @@ from typing import Any
 import gradio as gr
 
 from studio.backends import backend_names
-from studio.board import AudioTrack, BoardError
+from studio.board import MEMORY_PROFILES, AudioTrack, BoardError
 from studio.board_codec import shot_from_dict
 from studio.services.jobs import QueueFull
 from studio.storage import AUDIO_SUFFIXES, Project, ProjectError
 from studio.ui import api, views
 from studio.ui.cards import EDIT, bump, render_card, saved_status, structure
 from studio.ui.context import Studio
-from studio.ui.forms import MEMORY_PROFILES, FieldError, apply_board_settings, new_shot
+from studio.ui.forms import FieldError, apply_board_settings, new_shot
 
 POLL_SECONDS = 1.0
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -56,8 +56,8 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
                     cancel_all = gr.Button("Cancel my renders", elem_id="cancel-all")
                     undo_button = gr.Button("Undo delete", elem_id="undo-delete")
 
-                @gr.render(inputs=[layout], triggers=[layout.change])
-                def cards(layout_value: dict | None):
+                @gr.render(inputs=[layout, session], triggers=[layout.change])
+                def cards(layout_value: dict | None, session_value: dict | None):
                     if not layout_value:
                         gr.Markdown("Opening the project…")
                         return
@@ -73,7 +73,8 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
                     # one tick at the removed listener, which Gradio answers with a 500 error toast.
                     # Live per-shot progress is the job list above the cards (the top-level poll).
                     for index, shot in enumerate(board.shots):
-                        render_card(studio, project, board, index, shot, session, layout, undo, status)
+                        render_card(studio, project, board, index, shot, session, layout, undo, status,
+                                    session_key=(session_value or {}).get("key"))
 
 
             with gr.Tab("Timeline", id="timeline"):
@@ -101,9 +102,9 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
                     s_width = gr.Number(label="Width (px)", precision=0)
                     s_height = gr.Number(label="Height (px)", precision=0)
                 with gr.Row():
-                    s_backend = gr.Dropdown(backend_names(), label="Default backend", allow_custom_value=True)
+                    s_backend = gr.Dropdown(backend_names(), label="Default backend")
                     s_model = gr.Textbox(label="Default model (blank: the backend's)")
-                    s_memory = gr.Dropdown(list(MEMORY_PROFILES), label="Memory profile", allow_custom_value=True)
+                    s_memory = gr.Dropdown(list(MEMORY_PROFILES), label="Memory profile")
 
             with gr.Tab("Project", id="project"):
                 project_info = gr.Markdown("")

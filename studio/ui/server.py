@@ -146,14 +146,22 @@ def _warm_up() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """`studio serve` / app.py body: 0 after a clean stop, 2 when the options are refused."""
+    """`studio serve` / app.py body: 0 after a clean stop, 1 when the project cannot be opened,
+    2 when the options are refused."""
     try:
         options = options_from_args(args)
     except ServeError as error:
         print(f"previz-studio: {error}", file=sys.stderr)
         return 2
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    start(options, block=True)
+    from studio.board import BoardError
+    from studio.storage import ProjectError
+
+    try:
+        start(options, block=True)
+    except (ProjectError, BoardError) as error:
+        print(f"previz-studio: cannot open the project: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

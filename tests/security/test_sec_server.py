@@ -7,7 +7,6 @@ One server per module, started in-process on 127.0.0.1 with a free port and a te
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 import wave
 from pathlib import Path
@@ -17,15 +16,9 @@ import pytest
 
 from studio.storage import Project
 
-from conftest import small_board
+from conftest import free_port, small_board
 
 PASSWD_MARK = "root:x:0:0"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
