@@ -7,6 +7,8 @@ Frames cross this module as uint8 RGB numpy arrays shaped (T, H, W, 3).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -202,6 +204,50 @@ def probe_stream(path: Path) -> StreamInfo:
             )
     except (av.FFmpegError, IndexError, OSError, ValueError) as error:
         raise MediaError(f"{path.name}: not a readable video ({error})") from None
+
+
+class ProbeCache:
+    """probe_stream, remembered on disk by each file's identity (inode, size, mtime).
+
+    A take never changes once written (a re-render is a new file), so an export reads the
+    packets only of takes it has not seen before: joining ten takes drops from ~40 ms of probing
+    to a few. ``forget_unused`` then deletes the entries this export did not use, so the cache
+    holds about one entry per chosen take however many takes come and go.
+    """
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.cache_dir = cache_dir
+        self._used: set[str] = set()
+
+    def probe(self, path: Path) -> StreamInfo:
+        stat = path.stat()
+        identity = f"{path.resolve()}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}"
+        entry = self.cache_dir / f"probe-{hashlib.sha256(identity.encode()).hexdigest()[:32]}.json"
+        self._used.add(entry.name)
+        try:
+            data = json.loads(entry.read_text(encoding="utf-8"))
+            return StreamInfo(
+                codec=data["codec"], width=data["width"], height=data["height"],
+                fps=FrameRate(*data["fps"]), time_base=tuple(data["time_base"]), frames=data["frames"],
+                idr_frames=tuple(data["idr_frames"]), extradata=base64.b64decode(data["extradata"]),
+                has_b_frames=data["has_b_frames"],
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # not cached yet, or an unreadable entry: probe again
+        info = probe_stream(path)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(entry, {
+            "codec": info.codec, "width": info.width, "height": info.height,
+            "fps": [info.fps.num, info.fps.den], "time_base": list(info.time_base), "frames": info.frames,
+            "idr_frames": list(info.idr_frames), "extradata": base64.b64encode(info.extradata).decode(),
+            "has_b_frames": info.has_b_frames,
+        })
+        return info
+
+    def forget_unused(self) -> None:
+        for entry in self.cache_dir.glob("probe-*.json"):
+            if entry.name not in self._used:
+                entry.unlink(missing_ok=True)
 
 
 def copy_video_range(source: Path, target: Path, start: int, stop: int) -> None:

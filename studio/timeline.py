@@ -169,9 +169,11 @@ def build_timeline(board: Board) -> Timeline:
     )
 
 
-def attach_media(timeline: Timeline, resolve: Callable[[str], Path], use_slates: bool = False) -> Timeline:
+def attach_media(timeline: Timeline, resolve: Callable[[str], Path], use_slates: bool = False,
+                 probe: Callable[[Path], StreamInfo] = probe_stream) -> Timeline:
     """Find and check every chosen take. A missing or unreadable one raises TimelineError naming
-    the shot, unless ``use_slates``: then a slate stands in and a warning says so."""
+    the shot, unless ``use_slates``: then a slate stands in and a warning says so. ``probe``
+    reads a take's stream (the export service passes a cached one)."""
     segments, warnings = [], list(timeline.warnings)
     for segment in timeline.segments:
         if segment.take is None:
@@ -184,7 +186,7 @@ def attach_media(timeline: Timeline, resolve: Callable[[str], Path], use_slates:
             if not path.is_file():
                 problem = f"its chosen take file {segment.take.path} is missing"
             else:
-                info = probe_stream(path)
+                info = probe(path)
                 if info.frames == 0:
                     problem = f"its chosen take file {segment.take.path} has no frames"
         except MediaError as error:

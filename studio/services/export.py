@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 
 from studio.board import BoardError
 from studio.exporters import contact, edl, fcpxml, mp4, otio, pdf, shotlist
-from studio.media import MediaError
+from studio.media import MediaError, ProbeCache
 from studio.storage import Project
 from studio.timeline import BURN_INS, FIT_MODES, ExportCancelled, Renderer, Style, Timeline, TimelineError, attach_media, build_timeline
 
@@ -80,7 +80,10 @@ def default_path(project: Project, fmt: str) -> Path:
 
 def load_timeline(project: Project, use_slates: bool = False) -> Timeline:
     """The project's board laid out, every chosen take found and checked."""
-    return attach_media(build_timeline(project.load()), project.resolve, use_slates=use_slates)
+    probes = ProbeCache(project.resolve(f"exports/{CACHE_DIR}", "export cache"))
+    timeline = attach_media(build_timeline(project.load()), project.resolve, use_slates=use_slates, probe=probes.probe)
+    probes.forget_unused()
+    return timeline
 
 
 def _check_writable(out: Path) -> None:
