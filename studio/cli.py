@@ -15,7 +15,6 @@ Exit status: 0 success, 1 the work failed (message on stderr), 2 bad usage.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import threading
 from pathlib import Path
@@ -107,8 +106,9 @@ def cmd_new(args: argparse.Namespace) -> int:
     if args.from_sample:
         if args.dir.exists() and any(args.dir.iterdir()):
             raise CommandError(f"{args.dir}: already exists and is not empty")
-        copy_sample_board(args.dir)
-        project = Project.open(args.dir)
+        if not (SAMPLE_BOARD / "board.json").is_file():
+            raise CommandError(f"the sample board is missing from {SAMPLE_BOARD}")
+        project = Project.open(SAMPLE_BOARD).save_as(args.dir)
         if args.title:
             project.update(lambda board: board.replace(title=args.title))
     else:
@@ -117,14 +117,6 @@ def cmd_new(args: argparse.Namespace) -> int:
         project = Project.create(args.dir, board)
     print(f"created {project.root}")
     return 0
-
-
-def copy_sample_board(target: Path) -> None:
-    """Copy the bundled sample board (without its takes or exports) into a new folder."""
-    if not (SAMPLE_BOARD / "board.json").is_file():
-        raise CommandError(f"the sample board is missing from {SAMPLE_BOARD}")
-    shutil.copytree(SAMPLE_BOARD, target, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("exports", ".backups", "*.partial", ".previz.lock"))
 
 
 def cmd_info(args: argparse.Namespace) -> int:

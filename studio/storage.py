@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -96,6 +97,30 @@ class Project:
         if not project.board_path.is_file():
             raise ProjectError(f"{root}: not a Previz Studio project (no {BOARD_FILE})")
         return project
+
+    def save_as(self, target: Path, include_exports: bool = False) -> "Project":
+        """Copy the whole project (board, keyframes, takes, audio) to a new folder and return it.
+
+        Backups, locks, half-written files and symlinks are never copied (a link could point
+        anywhere); exports only when asked, since they can be made again.
+        """
+        target = Path(target)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise ProjectError(f"{target}: already exists and is not an empty folder")
+        skipped = {BACKUP_DIR, LOCK_FILE} | (set() if include_exports else {"exports"})
+
+        def ignore(folder: str, entries: list[str]) -> set[str]:
+            return {entry for entry in entries
+                    if entry in skipped or ".partial" in entry or os.path.islink(os.path.join(folder, entry))}
+
+        with self.locked():
+            shutil.copytree(self.root, target, ignore=ignore, dirs_exist_ok=True)
+        copy = Project(target)
+        for folder in (copy.keyframes_dir, copy.takes_dir, copy.exports_dir, copy.audio_dir):
+            folder.mkdir(exist_ok=True)
+        copy.load()  # the copy must load on its own (paths inside its folder)
+        copy._backup(copy.board_path.read_bytes())  # its history starts with this version
+        return copy
 
     # -- layout --------------------------------------------------------------------------
     @property

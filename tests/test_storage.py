@@ -217,3 +217,25 @@ def test_a_backup_that_cannot_be_written_leaves_board_json_untouched(small_proje
     with pytest.raises(OSError):
         small_project.update(lambda b: b.replace(title="never saved"))
     assert small_project.board_path.read_bytes() == before
+
+
+def test_save_as_copies_the_project_but_not_backups_links_or_half_written_files(small_project: Project, tmp_path: Path) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.new("RGB", (32, 32), (1, 2, 3)).save(buffer, format="PNG")
+    keyframe = small_project.import_keyframe(buffer.getvalue())
+    small_project.update(lambda b: b.with_shot(b.shots[0].replace(keyframes=(Keyframe("first", keyframe),))))
+    (small_project.exports_dir / "animatic.mp4").write_bytes(b"old export")
+    (small_project.takes_dir / ".x.mp4.1.2.partial").write_bytes(b"half")
+    os.symlink("/etc", small_project.takes_dir / "etc")
+    copy = small_project.save_as(tmp_path / "copy")
+    assert copy.load() == small_project.load()
+    assert copy.resolve(keyframe).read_bytes() == small_project.resolve(keyframe).read_bytes()
+    assert not (copy.exports_dir / "animatic.mp4").exists()
+    assert not list(copy.takes_dir.iterdir())
+    assert len(copy.backups()) == 1
+    with pytest.raises(ProjectError, match="not an empty folder"):
+        small_project.save_as(copy.root)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import threading
 from pathlib import Path
 
 from studio.board import Board
-from studio.storage import BACKUP_DIR, LOCK_FILE, Project, ProjectError, write_atomic
+from studio.storage import Project, ProjectError, write_atomic
 
 RECENT_FILE = "recent.json"
 RECENT_KEPT = 12
@@ -98,9 +97,8 @@ class Workspace:
     def first_project(self) -> Project:
         """A copy of the sample board (or a blank board when the sample is absent)."""
         if self.sample is not None and (self.sample / "board.json").is_file():
-            target = self._free_folder(self.sample.name)
-            shutil.copytree(self.sample, target, ignore=_skip(BACKUP_DIR, LOCK_FILE, "exports"))
-            return self.open(target)
+            copy = Project.open(self.sample).save_as(self._free_folder(self.sample.name))
+            return self.open(copy.root)
         return self.new("My first board")
 
     def new(self, name: str, board: Board | None = None) -> Project:
@@ -112,10 +110,7 @@ class Workspace:
 
     def save_as(self, project: Project, name: str) -> Project:
         """Copy a whole project (takes and keyframes included) to a new folder and open it."""
-        target = self._free_folder(slug(name))
-        with project.locked():
-            shutil.copytree(project.root, target, ignore=_skip(BACKUP_DIR, LOCK_FILE))
-        copy = Project.open(target)
+        copy = project.save_as(self._free_folder(slug(name)))
         if name.strip():
             copy.update(lambda board: board.replace(title=name.strip()))
         self.remember(copy)
@@ -127,10 +122,3 @@ class Workspace:
         while candidate.exists():
             candidate, number = self.projects_dir / f"{name}-{number}", number + 1
         return candidate
-
-
-def _skip(*names: str):
-    """copytree filter: the named entries and every symlink (a link could point anywhere)."""
-    def ignore(folder: str, entries: list[str]) -> set[str]:
-        return {e for e in entries if e in names or os.path.islink(os.path.join(folder, e))}
-    return ignore
