@@ -4,6 +4,7 @@
     studio info DIR
     studio validate DIR
     studio recover DIR
+    studio pack DIR ARCHIVE.zip / studio unpack ARCHIVE.zip DIR
     studio render DIR [--shot ID ...] [--all] [--backend NAME] [--model ID] [--seed N] [--option K=V]
     studio models list | download ID
     studio export DIR --format FMT [--out FILE] [...]
@@ -69,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     recover = commands.add_parser("recover", help="restore the newest loadable backup of board.json")
     recover.add_argument("dir", type=Path)
     recover.set_defaults(run=cmd_recover)
+
+    pack = commands.add_parser("pack", help="write the project to one .zip file to share or keep")
+    pack.add_argument("dir", type=Path)
+    pack.add_argument("archive", type=Path)
+    pack.add_argument("--with-exports", action="store_true", help="include the exports folder")
+    pack.set_defaults(run=cmd_pack)
+
+    unpack = commands.add_parser("unpack", help="unpack a project .zip into a new folder (checked entry by entry)")
+    unpack.add_argument("archive", type=Path)
+    unpack.add_argument("dir", type=Path)
+    unpack.set_defaults(run=cmd_unpack)
 
     render = commands.add_parser("render", help="render shots into takes")
     render.add_argument("dir", type=Path)
@@ -176,6 +188,21 @@ def cmd_recover(args: argparse.Namespace) -> int:
         print(f"restored {backup.name}: {len(board.shots)} shots")
         return 0
     print("board.json loads; nothing to recover")
+    return 0
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from studio.archive import pack
+
+    print(pack(Project.open(args.dir), args.archive, include_exports=args.with_exports))
+    return 0
+
+
+def cmd_unpack(args: argparse.Namespace) -> int:
+    from studio.archive import unpack
+
+    project = unpack(args.archive, args.dir)
+    print(f"unpacked {len(project.load().shots)} shots into {project.root}")
     return 0
 
 
