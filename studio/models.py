@@ -140,15 +140,6 @@ CATALOG: Mapping[str, ModelSpec] = MappingProxyType({spec.key: spec for spec in 
 )})
 """Every model the app knows by name. Sizes are width x height; download sizes are approximate."""
 
-PIPELINE_FAMILY = MappingProxyType({
-    "WanPipeline": "wan", "WanImageToVideoPipeline": "wan", "WanVACEPipeline": "wan",
-    "WanVideoToVideoPipeline": "wan",
-    "LTXPipeline": "ltx", "LTXImageToVideoPipeline": "ltx", "LTXConditionPipeline": "ltx",
-    "CogVideoXPipeline": "cogvideox", "CogVideoXImageToVideoPipeline": "cogvideox",
-    "CogVideoXVideoToVideoPipeline": "cogvideox",
-})
-"""Diffusers pipeline class (model_index.json ``_class_name``) -> backend family."""
-
 _LIKE_BY_PIPELINE = MappingProxyType({
     "WanPipeline": "wan2.1-t2v-1.3b", "WanVideoToVideoPipeline": "wan2.1-t2v-1.3b",
     "WanImageToVideoPipeline": "wan2.1-i2v-480p", "WanVACEPipeline": "wan2.1-vace-1.3b",

@@ -222,11 +222,6 @@ class JobQueue:
         with self._lock:
             return job.view(self._clock())
 
-    @property
-    def busy(self) -> bool:
-        with self._lock:
-            return self._running is not None or bool(self._pending)
-
     def worker_alive(self) -> bool:
         return self._worker.is_alive()
 

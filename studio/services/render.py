@@ -28,6 +28,7 @@ from studio.backends.base import (
     ShotRequest,
 )
 from studio.board import SEED_MAX, Board, BoardError, Shot, Take, new_id
+from studio.board_codec import shot_to_dict
 from studio.media import MediaError, read_last_frame, write_json_atomic, write_video
 from studio.storage import Project
 
@@ -216,6 +217,7 @@ def render_board(
 def take_record(take: Take, shot: Shot, request: ShotRequest, clip: Clip, settings: dict[str, Any],
                 elapsed: float) -> dict[str, Any]:
     """The sidecar: enough to know exactly what made a take, and to make it again."""
+    card = shot_to_dict(shot)
     return {
         "take": take.id,
         "shot": shot.id,
@@ -225,12 +227,12 @@ def take_record(take: Take, shot: Shot, request: ShotRequest, clip: Clip, settin
         "seed": take.seed,
         "prompt": shot.prompt,
         "negative_prompt": shot.negative_prompt,
-        "camera": [{"move": m.move, "intensity": m.intensity, "easing": m.easing} for m in shot.camera],
+        "camera": card["camera"],
         "frames": request.num_frames,
         "width": request.width,
         "height": request.height,
         "fps": str(request.fps),
-        "keyframes": [{"role": k.role, "path": k.path, "frame": k.frame} for k in shot.keyframes],
+        "keyframes": card["keyframes"],
         "continuity": shot.continuity,
         "settings": settings,
         "options": request.options,

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from studio.backends import BackendCache
-from studio.backends.base import GenerationError
 from studio.board import Board
 from studio.services.jobs import JobQueue, JobView
 from studio.storage import Project, ProjectError
@@ -39,7 +38,6 @@ class Studio:
         self.media = MediaCache()
         self._boards: OrderedDict[Path, tuple[tuple[int, int], Board]] = OrderedDict()
         self._lock = threading.Lock()
-        self._export_lock = threading.Lock()
 
     # -- projects ------------------------------------------------------------------------
     def project(self, root: str | Path) -> Project:
@@ -99,15 +97,6 @@ class Studio:
         return [self.submit_render(session, project, shot.id, group=group,
                                    label=f"shot {board.index_of(shot.id) + 1}: {shot.title or shot.id}")
                 for shot in todo]
-
-    def wait_take(self, session: str, job: JobView, timeout: float | None = None) -> dict[str, Any]:
-        """Block until a render job ends; its take as a dict, or GenerationError with its message."""
-        done = self.jobs.wait(session, job.id, timeout)
-        if done.status != "done":
-            raise GenerationError(done.error or f"job {done.id} {done.status}")
-        take = done.result
-        return {"id": take.id, "path": take.path, "seed": take.seed, "backend": take.backend,
-                "model": take.model, "frames": take.frames, "shot_id": done.shot_id}
 
     # -- export --------------------------------------------------------------------------
     def export(self, project: Project, fmt: str, options: dict[str, Any] | None = None) -> Path:
