@@ -120,7 +120,7 @@ def cmd_new(args: argparse.Namespace) -> int:
             raise CommandError(f"{args.dir}: already exists and is not empty")
         if not (SAMPLE_BOARD / "board.json").is_file():
             raise CommandError(f"the sample board is missing from {SAMPLE_BOARD}")
-        project = Project.open(SAMPLE_BOARD).save_as(args.dir)
+        project = Project.open(SAMPLE_BOARD).save_as(args.dir, template=True)
         if args.title:
             project.update(lambda board: board.replace(title=args.title))
     else:

@@ -98,11 +98,13 @@ class Project:
             raise ProjectError(f"{root}: not a Previz Studio project (no {BOARD_FILE})")
         return project
 
-    def save_as(self, target: Path, include_exports: bool = False) -> "Project":
+    def save_as(self, target: Path, include_exports: bool = False, template: bool = False) -> "Project":
         """Copy the whole project (board, keyframes, takes, audio) to a new folder and return it.
 
         Backups, locks, half-written files and symlinks are never copied (a link could point
-        anywhere); exports only when asked, since they can be made again.
+        anywhere); exports only when asked, since they can be made again. A ``template`` (the
+        bundled sample board) is copied without taking its lock, so nothing is ever written
+        into it, and it may sit on a read-only disk.
         """
         target = Path(target)
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -113,7 +115,7 @@ class Project:
             return {entry for entry in entries
                     if entry in skipped or ".partial" in entry or os.path.islink(os.path.join(folder, entry))}
 
-        with self.locked():
+        with contextlib.nullcontext() if template else self.locked():
             shutil.copytree(self.root, target, ignore=ignore, dirs_exist_ok=True)
         copy = Project(target)
         for folder in (copy.keyframes_dir, copy.takes_dir, copy.exports_dir, copy.audio_dir):

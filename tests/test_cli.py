@@ -45,12 +45,15 @@ def test_new_creates_a_project_with_the_given_settings(tmp_path: Path) -> None:
 
 def test_new_from_sample_copies_keyframes_but_never_touches_the_original(tmp_path: Path) -> None:
     before = (SAMPLE_BOARD / "board.json").read_bytes()
+    files_before = sorted(p.relative_to(SAMPLE_BOARD) for p in SAMPLE_BOARD.rglob("*"))
     result = studio("new", str(tmp_path / "copy"), "--from-sample", "--title", "Copy")
     assert result.returncode == 0, result.stderr
     copy = Project.open(tmp_path / "copy")
     assert copy.load().title == "Copy"
     assert studio("validate", str(copy.root)).returncode == 0
     assert (SAMPLE_BOARD / "board.json").read_bytes() == before
+    # regression: copying took the sample's lock, leaving a .previz.lock file in assets/
+    assert sorted(p.relative_to(SAMPLE_BOARD) for p in SAMPLE_BOARD.rglob("*")) == files_before
 
 
 def test_bad_input_exits_1_with_a_message_naming_the_problem(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ class Workspace:
     def first_project(self) -> Project:
         """A copy of the sample board (or a blank board when the sample is absent)."""
         if self.sample is not None and (self.sample / "board.json").is_file():
-            copy = Project.open(self.sample).save_as(self._free_folder(self.sample.name))
+            copy = Project.open(self.sample).save_as(self._free_folder(self.sample.name), template=True)
             return self.open(copy.root)
         return self.new("My first board")
 
