@@ -47,7 +47,10 @@ def run_export(args: argparse.Namespace) -> int:
         def show(done: int, total: int, message: str) -> None:
             print(f"\r{message} ({done}/{total})".ljust(60), end="", file=sys.stderr, flush=True)
 
-        path = export_board(project, args.format, args.out, options, progress=show)
+        def warn(message: str) -> None:
+            print(f"\rwarning: {message}".ljust(60), file=sys.stderr, flush=True)
+
+        path = export_board(project, args.format, args.out, options, progress=show, warn=warn)
     except ExportError as error:
         print(file=sys.stderr)
         raise CommandError(str(error)) from None

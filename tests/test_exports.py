@@ -201,6 +201,8 @@ def test_cli_export_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert studio_main(["export", str(project.root), "--format", "mp4"]) == 1
     assert "shot 1" in capsys.readouterr().err
     assert studio_main(["export", str(project.root), "--format", "mp4", "--use-slates"]) == 0
+    # the slate standing in for the missing take is said, not silent
+    assert "warning: shot 1" in capsys.readouterr().err
     assert studio_main(["export", str(project.root), "--format", "mp4", "--burn-ins", "shoe"]) == 1
     assert "unknown burn-in shoe" in capsys.readouterr().err
 

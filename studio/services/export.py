@@ -141,9 +141,12 @@ def export_board(
     options: ExportOptions | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Path:
     """Export the board as ``fmt`` (see EXPORT_FORMATS) to ``out`` (default: exports/<name>).
 
+    ``warn`` hears each thing the export had to adjust (a slate for an unusable take, a take
+    conformed to the board's size or rate, a last frame held), so nothing is corrected silently.
     Raises ExportError (bad format or output path, a take missing or corrupt without
     use_slates, bad transitions or audio) or ExportCancelled.
     """
@@ -156,6 +159,8 @@ def export_board(
     is_cancelled = (lambda: cancel.is_set()) if cancel is not None else (lambda: False)
     try:
         timeline = load_timeline(project, options.use_slates)
+        for warning in timeline.warnings:
+            (warn or (lambda message: None))(warning)
         watermark = options.watermark if options.watermark is not None else f"{timeline.title}  {_dt.date.today().isoformat()}"
         style = Style(burn_ins=options.burn_ins, fit=options.fit, watermark=watermark)
         report(0, 1, f"exporting {fmt}")

@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from studio.backends import BackendCache
 from studio.board import Board
@@ -99,11 +99,13 @@ class Studio:
                 for shot in todo]
 
     # -- export --------------------------------------------------------------------------
-    def export(self, project: Project, fmt: str, options: dict[str, Any] | None = None) -> Path:
-        """One export file in the project's exports folder (the export service names it)."""
+    def export(self, project: Project, fmt: str, options: dict[str, Any] | None = None,
+               warn: Callable[[str], None] | None = None) -> Path:
+        """One export file in the project's exports folder (the export service names it);
+        ``warn`` hears what the export adjusted (takes conformed, slates shown)."""
         from studio.services.export import ExportOptions, export_board
 
-        return Path(export_board(project, fmt, None, ExportOptions(**(options or {}))))
+        return Path(export_board(project, fmt, None, ExportOptions(**(options or {})), warn=warn))
 
     def close(self) -> None:
         self.jobs.close()

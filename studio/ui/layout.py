@@ -277,7 +277,7 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
         def animatic(session_value: dict):
             try:
                 project = studio.project(session_value["project"])
-                path = studio.export(project, "preview")
+                path = studio.export(project, "preview", warn=gr.Info)
             except Exception as error:  # noqa: BLE001 - any export failure is shown, not raised
                 gr.Warning(f"Animatic failed: {error}")
                 return gr.skip(), f"⚠ Animatic failed: {error}"
@@ -292,7 +292,7 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
             files, problems = [], []
             for fmt in chosen:
                 try:
-                    files.append(studio.media.publish(studio.export(project, fmt)))
+                    files.append(studio.media.publish(studio.export(project, fmt, warn=gr.Info)))
                 except Exception as error:  # noqa: BLE001 - report every format's failure
                     problems.append(f"{fmt}: {error}")
             if problems:
