@@ -412,6 +412,13 @@ class Shot:
     def with_take(self, take: Take, choose: bool = True) -> "Shot":
         return self.replace(takes=self.takes + (take,), chosen_take=take.id if choose else self.chosen_take)
 
+    def with_keyframe(self, keyframe: Keyframe) -> "Shot":
+        """Add a keyframe, replacing the one it supersedes (same first/last role, or a mid-shot
+        keyframe at the same frame)."""
+        kept = tuple(k for k in self.keyframes
+                     if k.role != keyframe.role or (keyframe.role == "mid" and k.frame != keyframe.frame))
+        return self.replace(keyframes=kept + (keyframe,))
+
     def without_take(self, take_id: str) -> "Shot":
         takes = tuple(t for t in self.takes if t.id != take_id)
         if len(takes) == len(self.takes):

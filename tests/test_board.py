@@ -210,3 +210,11 @@ def test_take_and_board_text_fields_are_type_checked() -> None:
         Take("t", "takes/t.mp4", 1, backend=5)  # type: ignore[arg-type]
     with pytest.raises(BoardError, match="memory_profile: must be one of none, vae_tiling"):
         Board(memory_profile="model_cpu_offload")
+
+
+def test_with_keyframe_replaces_the_keyframe_it_supersedes() -> None:
+    shot = Shot(id="a", duration=20).with_keyframe(Keyframe("first", "keyframes/a.png"))
+    shot = shot.with_keyframe(Keyframe("mid", "keyframes/b.png", 5)).with_keyframe(Keyframe("mid", "keyframes/c.png", 9))
+    shot = shot.with_keyframe(Keyframe("first", "keyframes/d.png")).with_keyframe(Keyframe("mid", "keyframes/e.png", 5))
+    assert sorted((k.role, k.frame, k.path) for k in shot.keyframes) == [
+        ("first", 0, "keyframes/d.png"), ("mid", 5, "keyframes/e.png"), ("mid", 9, "keyframes/c.png")]

@@ -161,3 +161,14 @@ def test_edits_made_during_a_render_are_kept(small_project: Project) -> None:
     take = render_shot(small_project, "s1", backends=FakeCache(FakeBackend(edit_meanwhile)))
     shot = small_project.load().shot("s1")
     assert shot.notes == "typed while rendering" and shot.chosen_take == take.id
+
+
+def test_delete_take_moves_the_choice_and_removes_the_files(small_project: Project) -> None:
+    from studio.services.render import delete_take
+
+    cache = FakeCache(FakeBackend())
+    first = render_shot(small_project, "s1", seed=1, backends=cache)
+    second = render_shot(small_project, "s1", seed=2, backends=cache)
+    board = delete_take(small_project, "s1", second.id)
+    assert board.shot("s1").chosen_take == first.id == small_project.load().shot("s1").chosen_take
+    assert files_under(small_project) == {first.path, first.sidecar_path}

@@ -8,6 +8,7 @@ arrays and lets the UI, the CLI and the HTTP API share one render path.
 
 from __future__ import annotations
 
+import importlib.metadata
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
@@ -102,3 +103,15 @@ class Backend(Protocol):
         user can fix (with a message saying how).
         """
         ...
+
+
+def library_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """Installed versions of the named distributions (missing ones left out), for the record
+    of what made a clip; importlib.metadata, so nothing heavy is imported to ask."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions

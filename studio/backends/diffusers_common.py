@@ -35,9 +35,13 @@ from studio.backends.base import (
     OutOfMemory,
     ProgressCallback,
     ShotRequest,
+    library_versions,
 )
 from studio.board import MEMORY_PROFILES, FrameRate
 from studio.models import CATALOG, TASK_NAMES, Availability, ModelError, ModelSpec, locate, resolve_model
+
+RECORDED_LIBRARIES = ("torch", "diffusers", "transformers", "huggingface-hub")
+"""Libraries whose versions every diffusion clip records in its metadata."""
 
 if TYPE_CHECKING:
     import torch
@@ -101,16 +105,6 @@ def pick_dtype(device: "torch.device", requested: str | None) -> "torch.dtype":
     if device.type == "mps":
         return torch.bfloat16
     return torch.float32
-
-
-def library_versions() -> dict[str, str]:
-    import diffusers
-    import huggingface_hub
-    import torch
-    import transformers
-
-    return {"torch": torch.__version__, "diffusers": diffusers.__version__,
-            "transformers": transformers.__version__, "huggingface_hub": huggingface_hub.__version__}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -566,7 +560,7 @@ class DiffusersBackend:
             ],
             "continuity": request.previous_last_frame is not None,
             "adjustments": list(shape.adjustments),
-            "versions": library_versions(),
+            "versions": library_versions(RECORDED_LIBRARIES),
             "elapsed_s": round(time.perf_counter() - started, 3),
         }
         return Clip(frames=frames, fps=request.fps, metadata=metadata)

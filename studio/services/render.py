@@ -11,7 +11,6 @@ A failure or a cancel at any step leaves the board untouched and no files behind
 from __future__ import annotations
 
 import datetime as _dt
-import importlib.metadata
 import platform
 import secrets
 import threading
@@ -24,13 +23,14 @@ from studio.backends.base import (
     GenerationCancelled,
     GenerationError,
     KeyframeImage,
+    library_versions,
     ProgressCallback,
     ShotRequest,
 )
 from studio.board import SEED_MAX, Board, BoardError, Shot, Take, new_id
 from studio.board_codec import shot_to_dict
 from studio.media import MediaError, read_last_frame, write_json_atomic, write_video
-from studio.storage import Project
+from studio.storage import Project, ProjectError
 
 RECORDED_LIBRARIES = ("previz-studio", "numpy", "opencv-python-headless", "pillow", "torch", "diffusers", "transformers")
 
@@ -238,17 +238,26 @@ def take_record(take: Take, shot: Shot, request: ShotRequest, clip: Clip, settin
         "options": request.options,
         "generation": clip.metadata,
         "elapsed_seconds": round(elapsed, 3),
-        "libraries": library_versions(),
+        "libraries": library_versions(RECORDED_LIBRARIES),
         "python": platform.python_version(),
     }
 
 
-def library_versions() -> dict[str, str]:
-    versions = {}
-    for name in RECORDED_LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
+def delete_take(project: Project, shot_id: str, take_id: str) -> Board:
+    """Remove a take from its shot (the choice moves to the newest remaining take) and delete
+    its video and sidecar; returns the saved board."""
+    removed: list[Take] = []
 
+    def edit(board: Board) -> Board:
+        shot = board.shot(shot_id)
+        removed[:] = [take for take in shot.takes if take.id == take_id]
+        return board.with_shot(shot.without_take(take_id))
+
+    board = project.update(edit)
+    for take in removed:
+        for relative in (take.path, take.sidecar_path):
+            try:
+                project.resolve(relative).unlink(missing_ok=True)
+            except ProjectError:
+                continue
+    return board

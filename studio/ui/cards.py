@@ -125,7 +125,7 @@ def render_card(studio: Studio, project: Project, board: Board, index: int, shot
                                  value=shot.chosen_take, label="Takes (pick the chosen one)",
                                  key=key("takes"), preserved_by_key=None, visible=bool(shot.takes))
                 take_md = gr.Markdown(info, key=key("takeinfo"), preserved_by_key=None)
-                delete_take = gr.Button("Delete this take", size="sm", variant="stop",
+                delete_take_button = gr.Button("Delete this take", size="sm", variant="stop",
                                         key=key("deltake"), visible=bool(shot.takes))
             with gr.Column(scale=3, min_width=320):
                 title = gr.Textbox(shot.title, label="Title", interactive=True, key=key("title"), max_lines=1)
@@ -279,21 +279,16 @@ def render_card(studio: Studio, project: Project, board: Board, index: int, shot
     def remove_take(layout_value: dict, take_id: str | None):
         if not take_id:
             return gr.skip(), "⚠ pick a take first", gr.skip()
+        from studio.services.render import delete_take  # local: the UI starts without the render stack
+
         try:
-            board_now = project.update(lambda b: b.with_shot(b.shot(sid).without_take(take_id)))
+            delete_take(project, sid, take_id)
         except (BoardError, ProjectError) as error:
             gr.Warning(str(error))
             return gr.skip(), f"⚠ {error}", gr.skip()
-        take = next((t for t in board.shot(sid).takes if t.id == take_id), None)
-        if take is not None and all(t.id != take_id for t in board_now.shot(sid).takes):
-            for relative in (take.path, take.sidecar_path):
-                try:
-                    project.resolve(relative).unlink(missing_ok=True)
-                except ProjectError:
-                    continue
         return bump(layout_value, project), "", saved_status("take deleted")
 
-    delete_take.click(remove_take, [layout, takes], [layout, card_error, status], **EDIT)
+    delete_take_button.click(remove_take, [layout, takes], [layout, card_error, status], **EDIT)
 
     # -- keyframes -------------------------------------------------------------------------
     def add_keyframe(layout_value: dict, file_path: str | None, role_value: str, frame_value: Any):
@@ -305,14 +300,8 @@ def render_card(studio: Studio, project: Project, board: Board, index: int, shot
             if role_value == "mid":
                 frame = int(frame_value) if frame_value is not None else shot.duration // 2
 
-            def attach(b: Board) -> Board:
-                current = b.shot(sid)
-                kept = tuple(k for k in current.keyframes
-                             if k.role != role_value or (role_value == "mid" and k.frame != frame))
-                keyframe = Keyframe(role=role_value, path=relative, frame=frame)
-                return b.with_shot(current.replace(keyframes=kept + (keyframe,)))
-
-            project.update(attach)
+            keyframe = Keyframe(role=role_value, path=relative, frame=frame)
+            project.update(lambda b: b.with_shot(b.shot(sid).with_keyframe(keyframe)))
         except (ValueError, ProjectError, OSError) as error:  # ImageError and BoardError are ValueErrors
             gr.Warning(f"Keyframe refused: {error}")
             return gr.skip(), None, f"⚠ Keyframe refused: {error}", gr.skip()
