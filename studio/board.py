@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Mapping
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Current board.json schema version; older versions are migrated by studio.migrations."""
 
 MOVES: tuple[str, ...] = (
@@ -43,6 +43,12 @@ TRANSITIONS: tuple[str, ...] = ("cut", "cross_dissolve", "dip_to_black", "dip_to
 """How a shot begins. Only a cross-dissolve overlaps the previous shot; dips happen inside
 the two shots' own frames (half out of the outgoing shot, half into the incoming one)."""
 KEYFRAME_ROLES: tuple[str, ...] = ("first", "mid", "last")
+SHOT_SIZES: tuple[str, ...] = ("", "EWS", "WS", "MS", "MCU", "CU", "ECU", "insert")
+"""Extreme wide, wide, medium, medium close-up, close-up, extreme close-up, insert; "" unset."""
+ANGLES: tuple[str, ...] = ("", "eye_level", "high", "low", "overhead", "dutch")
+INT_EXT: tuple[str, ...] = ("", "INT", "EXT", "INT/EXT")
+LENS_MM_RANGE = (8.0, 600.0)
+"""Focal lengths (35 mm equivalent) a card may name; outside this it is a typo."""
 MEMORY_PROFILES: tuple[str, ...] = ("none", "vae_tiling", "model_offload", "group_offload")
 """How a diffusion backend fits in accelerator memory: none (everything on the device),
 vae_tiling (decode in tiles), model_offload (one component on the device at a time, + tiling),
@@ -341,6 +347,17 @@ class Shot:
     notes: str = ""
     dialogue: str = ""
     transition: Transition = Transition()
+    shot_size: str = ""
+    angle: str = ""
+    lens_mm: float | None = None
+    """Focal length in mm (35 mm equivalent); None leaves it to the generator."""
+    action: str = ""
+    """What happens in the shot, apart from what is said."""
+    speaker: str = ""
+    """The character who speaks ``dialogue``."""
+    location: str = ""
+    int_ext: str = ""
+    characters: tuple[str, ...] = ()
     trim_in: int = 0
     trim_out: int = 0
     takes: tuple[Take, ...] = ()
@@ -352,8 +369,28 @@ class Shot:
 
     def __post_init__(self) -> None:
         check_id("id", self.id)
-        for name in ("title", "prompt", "negative_prompt", "notes", "dialogue"):
+        for name in ("title", "prompt", "negative_prompt", "notes", "dialogue", "action"):
             check_text(name, getattr(self, name))
+        for name in ("speaker", "location"):
+            check_text(name, getattr(self, name), max_length=200)
+        check_choice("shot_size", self.shot_size, SHOT_SIZES)
+        check_choice("angle", self.angle, ANGLES)
+        check_choice("int_ext", self.int_ext, INT_EXT)
+        if self.lens_mm is not None:
+            if isinstance(self.lens_mm, bool) or not isinstance(self.lens_mm, (int, float)) \
+                    or not (math.isfinite(self.lens_mm) and LENS_MM_RANGE[0] <= self.lens_mm <= LENS_MM_RANGE[1]):
+                raise BoardError("lens_mm", self.lens_mm,
+                                 f"must be a focal length from {LENS_MM_RANGE[0]:g} to {LENS_MM_RANGE[1]:g} mm")
+            object.__setattr__(self, "lens_mm", float(self.lens_mm))
+        if isinstance(self.characters, str):
+            raise BoardError("characters", self.characters, "must be a list of names")
+        object.__setattr__(self, "characters", tuple(self.characters))
+        for position, name in enumerate(self.characters):
+            check_text(f"characters[{position}]", name, max_length=200)
+            if not name.strip():
+                raise BoardError(f"characters[{position}]", name, "must not be blank")
+        if len(self.characters) > 100:
+            raise BoardError("characters", len(self.characters), "at most 100 characters in one shot")
         check_int("duration", self.duration, minimum=1)
         check_seed("seed", self.seed)
         check_bool("seed_locked", self.seed_locked)
@@ -405,6 +442,22 @@ class Shot:
         """e.g. "pan_left 0.6 ease_in_out + handheld 0.2"."""
         return " + ".join(f"{m.move} {m.intensity:g} {m.easing}" for m in self.camera)
 
+    def framing_label(self) -> str:
+        """Shot size, angle and lens as a storyboard writes them, e.g. "MCU · low angle · 35 mm"."""
+        parts = [self.shot_size] if self.shot_size else []
+        if self.angle:
+            parts.append(self.angle.replace("_", " ") + ("" if self.angle == "overhead" else " angle"))
+        if self.lens_mm is not None:
+            parts.append(f"{self.lens_mm:g} mm")
+        return " · ".join(parts)
+
+    def scene_heading(self) -> str:
+        """e.g. "INT. LIGHTHOUSE" (empty when neither is set)."""
+        place = self.location.strip().upper()
+        if self.int_ext and place:
+            return f"{self.int_ext}. {place}"
+        return self.int_ext or place
+
     # -- edits (return new shots) --------------------------------------------------------
     def replace(self, **changes: Any) -> "Shot":
         return dataclasses.replace(self, **changes)
@@ -445,10 +498,13 @@ class Board:
     fade_out: int = 0
     audio: AudioTrack | None = None
     schema_version: int = SCHEMA_VERSION
+    revision: int = 0
+    """Incremented by every saved edit; an edit names the revision it was based on."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_text("title", self.title)
+        check_int("revision", self.revision, minimum=0)
         if not isinstance(self.fps, FrameRate):
             object.__setattr__(self, "fps", FrameRate.parse(self.fps))
         for name in ("width", "height"):

@@ -27,11 +27,12 @@ T = TypeVar("T")
 _SHOT_FIELDS = (
     "id", "title", "prompt", "negative_prompt", "duration", "camera", "seed", "seed_locked",
     "keyframes", "continuity", "notes", "dialogue", "transition", "trim_in", "trim_out",
-    "takes", "chosen_take", "backend",
+    "takes", "chosen_take", "backend", "shot_size", "angle", "lens_mm", "action", "speaker",
+    "location", "int_ext", "characters",
 )
 _BOARD_FIELDS = (
     "schema_version", "title", "fps", "width", "height", "default_backend", "default_model",
-    "memory_profile", "shots", "fade_in", "fade_out", "audio",
+    "memory_profile", "shots", "fade_in", "fade_out", "audio", "revision",
 )
 
 
@@ -40,6 +41,7 @@ def board_to_dict(board: Board) -> dict[str, Any]:
     data: dict[str, Any] = dict(board.extra)
     data.update(
         schema_version=SCHEMA_VERSION,
+        revision=board.revision,
         title=board.title,
         fps=str(board.fps),
         width=board.width,
@@ -73,6 +75,14 @@ def shot_to_dict(shot: Shot) -> dict[str, Any]:
         notes=shot.notes,
         dialogue=shot.dialogue,
         transition={"kind": shot.transition.kind, "length": shot.transition.length},
+        shot_size=shot.shot_size,
+        angle=shot.angle,
+        lens_mm=shot.lens_mm,
+        action=shot.action,
+        speaker=shot.speaker,
+        location=shot.location,
+        int_ext=shot.int_ext,
+        characters=list(shot.characters),
         trim_in=shot.trim_in,
         trim_out=shot.trim_out,
         takes=[
@@ -123,6 +133,7 @@ def board_from_dict(data: Any) -> Board:
         fade_in=obj.get("fade_in", 0),
         fade_out=obj.get("fade_out", 0),
         audio=audio,
+        revision=obj.get("revision", 0),
         extra=extra,
     )
 
@@ -163,6 +174,14 @@ def shot_from_dict(data: Any) -> Shot:
         notes=obj.get("notes", ""),
         dialogue=obj.get("dialogue", ""),
         transition=transition,
+        shot_size=obj.get("shot_size", ""),
+        angle=obj.get("angle", ""),
+        lens_mm=obj.get("lens_mm"),
+        action=obj.get("action", ""),
+        speaker=obj.get("speaker", ""),
+        location=obj.get("location", ""),
+        int_ext=obj.get("int_ext", ""),
+        characters=tuple(_list(obj.get("characters", []), "characters")),
         trim_in=obj.get("trim_in", 0),
         trim_out=obj.get("trim_out", 0),
         takes=takes,

@@ -8,6 +8,9 @@ History:
   shot as ``camera: {"move", "intensity", "easing"}`` (or a bare move name), fps a number.
 - 2: durations in integer frames (``duration``), ``camera`` a list of moves, fps a rational
   string such as "24" or "30000/1001".
+- 3: a board ``revision`` (bumped by every saved edit), and storyboard fields on each shot:
+  ``shot_size``, ``angle``, ``lens_mm``, ``action``, ``speaker`` (who says the dialogue),
+  ``location``, ``int_ext`` and ``characters``.
 """
 
 from __future__ import annotations
@@ -58,8 +61,28 @@ def _v1_to_v2(board: dict[str, Any]) -> dict[str, Any]:
     return migrated
 
 
+V3_SHOT_DEFAULTS = MappingProxyType({
+    "shot_size": "", "angle": "", "lens_mm": None, "action": "", "speaker": "", "location": "",
+    "int_ext": "", "characters": [],
+})
+
+
+def _v2_to_v3(board: dict[str, Any]) -> dict[str, Any]:
+    shots = []
+    for index, shot in enumerate(board.get("shots", [])):
+        if not isinstance(shot, dict):
+            raise MigrationError(f"shots[{index}]: must be an object, got {shot!r}")
+        shots.append({**{key: copy.copy(value) for key, value in V3_SHOT_DEFAULTS.items()}, **shot})
+    migrated = dict(board)
+    migrated["shots"] = shots
+    migrated.setdefault("revision", 0)
+    migrated["schema_version"] = 3
+    return migrated
+
+
 MIGRATIONS: MappingProxyType[int, Callable[[dict[str, Any]], dict[str, Any]]] = MappingProxyType({
     1: _v1_to_v2,
+    2: _v2_to_v3,
 })
 """version N -> the function that turns a version-N board into version N+1."""
 

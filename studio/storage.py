@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from studio import history
 from studio.board import Board, BoardError, check_relative_path
 from studio.board_codec import board_from_dict, board_to_dict
 from studio.migrations import MigrationError, migrate
@@ -38,6 +39,8 @@ from studio.migrations import MigrationError, migrate
 BOARD_FILE = "board.json"
 BACKUP_DIR = ".backups"
 LOCK_FILE = ".previz.lock"
+STATE_DIR = ".previz"
+"""The project's own bookkeeping (edit history); never copied into another project."""
 BACKUPS_KEPT = 10
 MAX_BOARD_BYTES = 20 * 1024 * 1024
 """A board of a thousand shots is well under 5 MB; anything past this is not a board."""
@@ -109,7 +112,7 @@ class Project:
         target = Path(target)
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise ProjectError(f"{target}: already exists and is not an empty folder")
-        skipped = {BACKUP_DIR, LOCK_FILE} | (set() if include_exports else {"exports"})
+        skipped = {BACKUP_DIR, LOCK_FILE, STATE_DIR} | (set() if include_exports else {"exports"})
 
         def ignore(folder: str, entries: list[str]) -> set[str]:
             return {entry for entry in entries
@@ -206,17 +209,31 @@ class Project:
         self._backup(payload)  # first: if the backup cannot be written, board.json is untouched
         write_atomic(self.board_path, payload)
 
-    def update(self, edit: Callable[[Board], Board]) -> Board:
+    def update(self, edit: Callable[[Board], Board], *, actor: str = "", label: str = "",
+               undoable: bool = True, kind: str = "edit", target: int | None = None) -> Board:
         """Load, apply ``edit``, save, under the project lock; returns the saved board.
 
-        Use for every change, so two jobs finishing at once both land.
+        Use for every change, so two jobs finishing at once both land. A change bumps the
+        board's revision and is logged in the project's history (what changed, by ``actor``),
+        which the edit service reads for conflicts and undo; ``undoable`` is False for changes
+        that are results rather than edits (a take landing).
         """
         with self.locked():
             board = self.load()
             changed = edit(board)
-            if changed != board:
-                self.save(changed)
+            if changed == board:
+                return board
+            changed = changed.replace(revision=board.revision + 1)
+            delta = history.diff(board_to_dict(board), board_to_dict(changed))
+            self.save(changed)
+            self.history.append(history.Event(revision=changed.revision, actor=actor, label=label, kind=kind,
+                                              target=target, undoable=undoable, delta=delta))
             return changed
+
+    @property
+    def history(self) -> history.HistoryLog:
+        """The edit log kept with the project (not copied by save_as, pack or unpack)."""
+        return history.HistoryLog(self.root / STATE_DIR)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -257,7 +274,10 @@ class Project:
                 if self.board_path.exists():
                     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
                     os.replace(self.board_path, self.root / f"{BOARD_FILE}.broken-{stamp}")
-                write_atomic(self.board_path, backup.read_bytes())
+                # revisions never go backwards: edits based on a later revision must not pass
+                newest = max([board.revision, *(event.revision for event in self.history.events()[-1:])])
+                board = board.replace(revision=newest + 1)
+                self.save(board)
                 return board, backup
         raise ProjectError(f"{self.root}: no backup of {BOARD_FILE} could be loaded")
 
