@@ -587,7 +587,7 @@ class Board:
     def remove_shot(self, shot_id: str) -> "Board":
         """Remove a shot; dissolves that no longer fit their new neighbours are shortened."""
         index = self.index_of(shot_id)
-        return self.replace(shots=_fit_dissolves(self.shots[:index] + self.shots[index + 1:]))
+        return self.replace(shots=fit_dissolves(self.shots[:index] + self.shots[index + 1:]))
 
     def move_shot(self, shot_id: str, delta: int) -> "Board":
         """Move a shot ``delta`` places (clamped to the ends of the board); dissolves that no
@@ -596,10 +596,10 @@ class Board:
         target = max(0, min(len(self.shots) - 1, index + delta))
         shots = list(self.shots)
         shots.insert(target, shots.pop(index))
-        return self.replace(shots=_fit_dissolves(tuple(shots)))
+        return self.replace(shots=fit_dissolves(tuple(shots)))
 
 
-def _fit_dissolves(shots: tuple[Shot, ...]) -> tuple[Shot, ...]:
+def fit_dissolves(shots: tuple[Shot, ...]) -> tuple[Shot, ...]:
     """After a reorder: the first shot has nothing to dissolve from, and a cross-dissolve can be
     no longer than either shot it joins."""
     fitted: list[Shot] = []

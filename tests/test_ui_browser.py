@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 def small_sample(home: Path) -> Project:
     """The sample board's first three shots, smaller and shorter, in a folder of its own."""
-    from studio.ui.workspace import Workspace
+    from studio.services.workspace import Workspace
 
     project = Workspace(home).first_project()
     project.update(lambda b: b.replace(

@@ -21,8 +21,8 @@ from studio.board import BoardError
 from studio.board_codec import board_to_dict, shot_to_dict
 from studio.services.jobs import JobNotFound, JobView, QueueFull
 from studio.storage import ProjectError
-from studio.ui.context import Studio
-from studio.ui.forms import FieldError, apply_board_settings, apply_shot_changes, new_shot
+from studio.services.app import Studio
+from studio.services.fields import FieldError, apply_board_settings, apply_shot_changes, new_shot
 
 WAIT_SECONDS = 3600.0
 PUBLIC_ERRORS = (FieldError, BoardError, ProjectError, GenerationError, QueueFull, JobNotFound, OSError)

@@ -20,8 +20,8 @@ from studio.board import EASINGS, KEYFRAME_ROLES, MOVES, TRANSITIONS, Board, Boa
 from studio.services.jobs import JobNotFound, QueueFull
 from studio.storage import Project, ProjectError
 from studio.ui import views
-from studio.ui.context import Studio
-from studio.ui.forms import (
+from studio.services.app import Studio
+from studio.services.fields import (
     FieldError,
     apply_shot_changes,
     duplicate_shot,

@@ -23,8 +23,8 @@ from studio.services.jobs import QueueFull
 from studio.storage import AUDIO_SUFFIXES, Project, ProjectError
 from studio.ui import api, views
 from studio.ui.cards import EDIT, bump, render_card, saved_status, structure
-from studio.ui.context import Studio
-from studio.ui.forms import FieldError, apply_board_settings, new_shot
+from studio.services.app import Studio
+from studio.services.fields import FieldError, apply_board_settings, new_shot
 
 POLL_SECONDS = 1.0
 TOKEN = re.compile(r"^[0-9a-f]{32}$")

@@ -101,9 +101,9 @@ def _credential(text: str, source: str) -> tuple[str, str]:
 
 def build(options: ServeOptions) -> tuple[Any, Any]:
     """The Studio services and their Blocks (not launched)."""
-    from studio.ui.context import Studio
+    from studio.services.app import Studio
     from studio.ui.layout import build_ui
-    from studio.ui.workspace import Workspace
+    from studio.services.workspace import Workspace
 
     workspace = Workspace(options.home)
     project = workspace.startup_project(options.project)

@@ -104,7 +104,7 @@ def test_hostile_board_gives_a_typed_error_and_changes_nothing(tmp_path: Path, n
 
 
 def test_a_broken_board_is_refused_when_opened_and_not_remembered(tmp_path: Path) -> None:
-    from studio.ui.workspace import Workspace
+    from studio.services.workspace import Workspace
 
     workspace = Workspace(home=tmp_path / "home", sample=None)
     project = Project.create(tmp_path / "film", tiny_board())

@@ -144,7 +144,7 @@ def test_a_symlinked_exports_folder_is_never_written_through(project: Project, t
 
 
 def test_the_app_never_follows_symlinks_when_copying_a_project(tmp_path: Path) -> None:
-    from studio.ui.workspace import Workspace
+    from studio.services.workspace import Workspace
 
     workspace = Workspace(home=tmp_path / "home", sample=None)
     project = workspace.new("film", small_board())

@@ -18,7 +18,7 @@ from studio.board import Board
 from studio.services.jobs import JobQueue, JobView
 from studio.storage import Project, ProjectError
 from studio.ui.serving import MediaCache
-from studio.ui.workspace import Workspace
+from studio.services.workspace import Workspace
 
 BOARD_CACHE_KEPT = 32
 TEXT_TO_VIDEO_FREE = frozenset({"animatic"})
@@ -68,7 +68,7 @@ class Studio:
         shot = board.shot(shot_id)
         backend = self.backend_override or board.backend_for(shot)
         if backend not in TEXT_TO_VIDEO_FREE and not shot.keyframes and not shot.prompt.strip():
-            from studio.ui.forms import FieldError
+            from studio.services.fields import FieldError
 
             raise FieldError("prompt", f"the {backend} backend makes a shot from text: write a prompt "
                                        "or upload a first keyframe")
