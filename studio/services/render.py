@@ -158,7 +158,8 @@ def render_shot(
         write_video(video_path, clip.frames, board.fps)
         write_json_atomic(sidecar_path, take_record(take, shot, request, clip, settings, elapsed))
         # 4. attach
-        project.update(lambda current: current.with_shot(current.shot(shot_id).with_take(take, choose)))
+        project.update(lambda current: current.with_shot(current.shot(shot_id).with_take(take, choose)),
+                       label=f"take {take_id} landed", undoable=False)
     except BaseException as error:
         video_path.unlink(missing_ok=True)
         sidecar_path.unlink(missing_ok=True)
