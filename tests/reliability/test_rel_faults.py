@@ -22,7 +22,7 @@ from rel_helpers import FixedCache, StepBackend, project_files, tiny_board
 
 @pytest.fixture
 def queue():
-    with JobQueue(max_queued=50, max_per_session=50) as jobs:
+    with JobQueue(max_queued=50, max_per_owner=40) as jobs:
         yield jobs
 
 

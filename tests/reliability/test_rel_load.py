@@ -27,7 +27,7 @@ from rel_helpers import FixedCache, StepBackend, folder_bytes, open_fds, partial
 
 @pytest.fixture
 def queue():
-    with JobQueue(max_queued=100, max_per_session=50) as jobs:
+    with JobQueue(max_queued=100, max_per_owner=50) as jobs:
         yield jobs
 
 
@@ -75,12 +75,12 @@ def test_two_users_neither_see_nor_cancel_nor_overwrite_each_others_work(queue, 
     alice_job = queue.submit("alice", render(alice_project, StepBackend(), "s2"), shot_id="s2",
                              project=str(alice_project.root))
 
-    assert [job.id for job in queue.jobs(session="alice")] == [alice_job.id]
+    assert [job.id for job in queue.jobs(owner="alice")] == [alice_job.id]
     with pytest.raises(JobNotFound):
         queue.cancel("alice", bob_job.id)
     with pytest.raises(JobNotFound):
         queue.get("alice", bob_job.id)
-    assert queue.cancel_session("alice", group=None) == 1  # alice cancels everything of hers...
+    assert queue.cancel_owner("alice", group=None) == 1  # alice cancels everything of hers...
     release.set()
     assert queue.wait("bob", bob_job.id, timeout=30).status == DONE  # ...bob's render is untouched
     assert queue.get("alice", alice_job.id).status == "cancelled"
