@@ -45,6 +45,8 @@ BACKUPS_KEPT = 10
 MAX_BOARD_BYTES = 20 * 1024 * 1024
 """A board of a thousand shots is well under 5 MB; anything past this is not a board."""
 MAX_JSON_DEPTH = 64
+MAX_BACKUP_BYTES = 3 * MAX_BOARD_BYTES
+"""All backups together; the newest is always kept, older ones go when the total would pass this."""
 AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg")
 MAX_AUDIO_BYTES = 200 * 1024 * 1024
 
@@ -202,7 +204,7 @@ class Project:
     # -- writing -------------------------------------------------------------------------
     def save(self, board: Board) -> None:
         """Atomically replace board.json; the last BACKUPS_KEPT saved versions stay in .backups/."""
-        payload = (json.dumps(board_to_dict(board), indent=2, ensure_ascii=False) + "\n").encode()
+        payload = encode_board(board_to_dict(board))  # refused here if the loader would refuse it
         self.check_paths(board)
         if self.board_path.exists() and self.board_path.read_bytes() == payload:
             return
@@ -251,7 +253,7 @@ class Project:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9))
         name = f"board-{stamp}-{now % 10**9:09d}.json"
         write_atomic(self.backups_dir / name, content)
-        for old in self.backups()[BACKUPS_KEPT:]:
+        for old in backups_to_drop(self.backups()):
             old.unlink(missing_ok=True)
 
     def backups(self) -> list[Path]:
@@ -329,6 +331,31 @@ class Project:
         return self.relative(target)
 
 
+    def sweep_partials(self) -> list[Path]:
+        """Delete the half-written files (``*.partial*``) that a killed process left behind.
+
+        The server calls this when it opens a project: without it every crash during a render or
+        an export leaves its temp file for good. A file whose writer is still alive (its process
+        id is part of every temp name) is kept, so a render running elsewhere is never broken.
+        Returns the files removed; symlinks are never followed.
+        """
+        removed: list[Path] = []
+        for folder in (self.root, self.takes_dir, self.exports_dir, self.keyframes_dir, self.audio_dir,
+                       self.backups_dir, self.root / STATE_DIR):
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            walk = os.walk(folder) if folder != self.root else [(str(folder), [], os.listdir(folder))]
+            for where, _, names in walk:
+                for name in names:
+                    path = Path(where) / name
+                    if ".partial" in name and not path.is_symlink() and path.is_file() \
+                            and not _partial_writer_alive(name):
+                        with contextlib.suppress(FileNotFoundError):
+                            path.unlink()
+                            removed.append(path)
+        return removed
+
+
 def read_board_json(path: Path) -> dict[str, Any]:
     """Parse a board file defensively: size cap, UTF-8, JSON object, bounded nesting."""
     try:
@@ -391,3 +418,94 @@ def write_atomic(path: Path, content: bytes) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+class BoardTooLarge(ProjectError):
+    """A save would write a board.json the loader refuses; nothing was written. ``limit`` names
+    the limit (MAX_BOARD_BYTES or MAX_JSON_DEPTH), checked with the loader's own number."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class UnsavableTextError(ProjectError):
+    """A text holds a character UTF-8 cannot store (a lone surrogate from a broken paste);
+    ``field`` names where, e.g. ``shots[2].prompt``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def encode_board(data: dict[str, Any]) -> bytes:
+    """board.json's bytes, refused before anything is written when the loader would refuse them
+    (so a valid edit can never make a project unloadable)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    try:
+        payload = text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        field = _surrogate_field(data)
+        raise UnsavableTextError(field, (
+            f"{field}: contains a character that cannot be saved (U+{ord(error.object[error.start]):04X}, "
+            "half of a UTF-16 pair, usually from a broken copy and paste); retype or remove it")) from None
+    if len(payload) > MAX_BOARD_BYTES:
+        raise BoardTooLarge(
+            f"board.json would be {len(payload) / 2**20:.1f} MB, more than the {MAX_BOARD_BYTES // 2**20} MB "
+            "a board may be (MAX_BOARD_BYTES); the change was not saved. Shorten notes or prompts, or "
+            "split the board into several projects", "MAX_BOARD_BYTES")
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise BoardTooLarge(f"board.json would be nested more than {MAX_JSON_DEPTH} levels deep "
+                            "(MAX_JSON_DEPTH); the change was not saved", "MAX_JSON_DEPTH")
+    return payload
+
+
+def _surrogate_field(data: Any) -> str:
+    """Where the first unencodable string is, as a field path (``shots[2].prompt``)."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, str):
+            if any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+                return where or "board"
+        elif isinstance(value, dict):
+            for key, child in reversed(list(value.items())):
+                name = f"{where}.{key}" if where else str(key)
+                if any(0xD800 <= ord(char) <= 0xDFFF for char in str(key)):
+                    return f"{where or 'board'} (a field name)"
+                stack.append((child, name))
+        elif isinstance(value, list):
+            stack.extend((child, f"{where}[{index}]") for index, child in reversed(list(enumerate(value))))
+    return "a text field"
+
+
+def backups_to_drop(backups: list[Path]) -> list[Path]:
+    """Of the backups (newest first), those beyond BACKUPS_KEPT or MAX_BACKUP_BYTES in total;
+    the newest is always kept, whatever its size."""
+    total, drop = 0, []
+    for index, backup in enumerate(backups):
+        try:
+            size = backup.stat().st_size
+        except OSError:
+            continue
+        total += size
+        if index > 0 and (index >= BACKUPS_KEPT or total > MAX_BACKUP_BYTES):
+            drop.append(backup)
+    return drop
+
+
+def _partial_writer_alive(name: str) -> bool:
+    """Whether a temp file's writer still runs: any number in its name that could be a process
+    id (every writer puts os.getpid() there) naming a live process. Unknown names count as dead."""
+    for part in name.split(".partial")[0].split("."):
+        if part.isdigit() and 0 < int(part) < 2**22:
+            try:
+                os.kill(int(part), 0)
+            except ProcessLookupError:
+                continue
+            except PermissionError:
+                return True  # alive, owned by someone else
+            except OverflowError:
+                continue
+            return True
+    return False
