@@ -81,3 +81,49 @@ def test_not_a_project_or_not_a_zip_or_a_hostile_board_is_refused(tmp_path: Path
     with pytest.raises(Exception, match="inside the project"):
         unpack(make_zip(tmp_path / "c.zip", {"board.json": hostile}), tmp_path / "t3")
     assert not any((tmp_path / name).exists() for name in ("t1", "t2", "t3"))
+
+
+def test_an_archive_cannot_plant_backups_history_locks_caches_or_partials(tmp_path: Path) -> None:
+    """Issue 13: a planted .backups/board-9999... was unpacked, never rotated out, and restored by
+    `studio recover` over the user's work after 12 real edits."""
+    planted_board = Project.create(tmp_path / "planted", small_board(shots=1)).load().replace(title="PLANTED")
+    planted = (tmp_path / "planted")
+    Project.open(planted).save(planted_board)
+    planted_bytes = (planted / "board.json").read_bytes()
+    entries = {
+        "board.json": board_bytes(tmp_path),
+        ".backups/board-99991231T235959-999999999.json": planted_bytes,
+        ".previz/history.jsonl": b'{"revision": 999}\n',
+        ".previz.lock": b"",
+        "exports/.cache/piece.mp4": b"cached",
+        "takes/s1/.tk_1.123.456.partial.mp4": b"half",
+        "keyframes/.DS_Store": b"junk",
+        "__MACOSX/board.json": b"junk",
+        "notes.txt": b"not part of a project",
+        "exports/board.otio": b"{}",
+    }
+    heard: list[str] = []
+    project = unpack(make_zip(tmp_path / "evil.zip", entries), tmp_path / "target", warn=heard.append)
+    files = sorted(p.relative_to(project.root).as_posix() for p in project.root.rglob("*") if p.is_file())
+    assert files == ["board.json", "exports/board.otio"]
+    assert len(heard) == 1 and "skipped 8 entries" in heard[0] and ".backups/board-9999" in heard[0]
+    for n in range(12):
+        project.update(lambda board, n=n: board.replace(title=f"edit {n}"))
+    project.board_path.write_bytes(b"{broken")
+    recovered, source = project.recover()
+    assert recovered.title == "edit 11" and "9999" not in source.name
+
+
+def test_pack_carries_only_the_project(sample_project: Project, tmp_path: Path) -> None:
+    (sample_project.root / ".previz").mkdir(exist_ok=True)
+    (sample_project.root / ".previz" / "history.jsonl").write_text("{}\n")
+    (sample_project.exports_dir / ".cache").mkdir()
+    (sample_project.exports_dir / ".cache" / "piece.mp4").write_bytes(b"x")
+    (sample_project.root / "stray.txt").write_text("x")
+    (sample_project.takes_dir / ".tk.1.2.partial.mp4").write_bytes(b"x")
+    sample_project.save(sample_project.load().replace(title="backed up"))
+    with zipfile.ZipFile(pack(sample_project, tmp_path / "film.zip", include_exports=True)) as bundle:
+        names = bundle.namelist()
+    assert "board.json" in names
+    assert all(archive.is_project_entry(name) for name in names), names
+    assert not [name for name in names if name.startswith((".", "stray")) or "/." in name]
