@@ -16,13 +16,25 @@ Every image a user gives us (uploads, keyframes in a shared project folder) pass
   palette images are converted by Pillow;
 - EXIF orientation is applied, so a phone photo shows the way it was taken;
 - truncated, corrupt or non-image files raise :class:`ImageError` naming the problem.
+
+Memory (an upload must cost what it weighs, not what it declares): the header's size and mode
+are checked before decoding; a JPEG larger than ``max_side`` is decoded straight at 1/2, 1/4 or
+1/8 scale; every other format is decoded once (at most MAX_PIXELS x 4 bytes, 160 MB) and then
+converted to RGB in bands of rows, each band box-averaged down to at most ``max_side`` on its long
+side, so no full-size float or RGB copy ever exists. A 6000x6600 RGBA PNG of 161 KB costs the
+process about +230 MB at peak (it cost +2.4 GB before). How many decode at once is bounded by a
+:class:`DecodeLimiter` that the server creates and passes in (no module-level state).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import math
 import struct
+import threading
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -38,10 +50,69 @@ ALLOWED_FORMATS: tuple[str, ...] = (
 """Formats Pillow may use to open a user's file; anything else is refused as not an image."""
 NEUTRAL_GREY: tuple[int, int, int] = (128, 128, 128)
 FIT_MODES: tuple[str, ...] = ("cover", "letterbox")
+MAX_SIDE = 4096
+"""Longest side kept by default: the largest frame a board may have (board.MAX_SIZE). Larger
+images are reduced by a whole factor while decoding, so the result is MAX_SIDE/2..MAX_SIDE."""
+BAND_PIXELS = 1_000_000
+"""Pixels converted to RGB at a time (a band of rows): bounds the float working memory."""
+DECODE_BUDGET_BYTES = 512 * 1024 * 1024
+"""Default memory a DecodeLimiter lets decodes use together (about three of the largest at once)."""
+DECODE_WAIT_SECONDS = 120.0
+MODE_BYTES: dict[str, int] = {
+    "1": 1, "L": 1, "P": 1, "LA": 4, "La": 4, "PA": 4, "RGB": 4, "RGBA": 4, "RGBa": 4, "RGBX": 4,
+    "CMYK": 4, "YCbCr": 4, "LAB": 4, "HSV": 4, "I": 4, "F": 4,
+    "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2,
+}
+"""Bytes per pixel Pillow allocates for each mode it may decode to; any other mode is refused
+from the header, before decoding."""
 
 
 class ImageError(ValueError):
     """An image cannot be used; the message names the file and the problem."""
+
+
+class DecodeLimiter:
+    """Lets heavy decodes run only while their estimated memory fits in ``budget_bytes``.
+
+    Why: uploads arrive on many handler threads at once; without a bound, sixteen large PNGs
+    decode together. One limiter per server (created by it and passed to :func:`load_rgb`), so
+    two apps in one process never share one. A decode larger than the whole budget waits until it
+    can run alone; one that waits more than ``wait_seconds`` is refused with an ImageError.
+    """
+
+    def __init__(self, budget_bytes: int = DECODE_BUDGET_BYTES, wait_seconds: float = DECODE_WAIT_SECONDS) -> None:
+        if budget_bytes < 1:
+            raise ValueError(f"budget_bytes must be positive, got {budget_bytes}")
+        self.budget_bytes, self.wait_seconds = budget_bytes, wait_seconds
+        self._in_use = 0
+        self._running = 0
+        self._peak_running = 0
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def reserve(self, cost: int, what: str = "image") -> Iterator[None]:
+        """Hold ``cost`` bytes of the budget for the block (capped at the whole budget)."""
+        cost = max(1, min(int(cost), self.budget_bytes))
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._in_use + cost <= self.budget_bytes, self.wait_seconds):
+                raise ImageError(f"{what}: the server is busy decoding other images "
+                                 f"(waited {self.wait_seconds:.0f} s); try again in a moment")
+            self._in_use += cost
+            self._running += 1
+            self._peak_running = max(self._peak_running, self._running)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._in_use -= cost
+                self._running -= 1
+                self._changed.notify_all()
+
+    @property
+    def peak_running(self) -> int:
+        """Most decodes that ever ran at once (for tests and the status line)."""
+        with self._changed:
+            return self._peak_running
 
 
 def _read_bytes(source: Path | bytes, max_bytes: int) -> tuple[bytes, str]:
@@ -74,8 +145,10 @@ def _allowed_formats() -> list[str]:
     return [name for name in ALLOWED_FORMATS if name in Image.OPEN]
 
 
-def _to_rgb(image: Image.Image, background: tuple[int, int, int], name: str) -> np.ndarray:
-    """Any Pillow mode -> contiguous uint8 (H, W, 3)."""
+def _to_rgb(image: Image.Image, background: tuple[int, int, int], name: str,
+            float_to_255: bool | None = None) -> np.ndarray:
+    """Any Pillow mode -> contiguous uint8 (H, W, 3). For a band of a float image, the caller
+    says whether the whole image is in 0..1 (``float_to_255``), so every band scales alike."""
     mode = image.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         values = np.asarray(image).astype(np.float64)
@@ -84,7 +157,7 @@ def _to_rgb(image: Image.Image, background: tuple[int, int, int], name: str) -> 
     if mode == "F":
         values = np.asarray(image, dtype=np.float64)
         values = np.nan_to_num(values, nan=0.0, posinf=255.0, neginf=0.0)
-        if values.max(initial=0.0) <= 1.0:
+        if float_to_255 if float_to_255 is not None else values.max(initial=0.0) <= 1.0:
             values = values * 255.0
         grey = np.clip(np.rint(values), 0, 255).astype(np.uint8)
         return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
@@ -92,12 +165,14 @@ def _to_rgb(image: Image.Image, background: tuple[int, int, int], name: str) -> 
         mode in ("P", "L", "RGB") and "transparency" in image.info
     )
     try:
-        if has_alpha:
-            rgba = np.asarray(image.convert("RGBA"), dtype=np.float32)
-            alpha = rgba[:, :, 3:4] / 255.0
-            back = np.asarray(background, dtype=np.float32)
-            rgb = rgba[:, :, :3] * alpha + back * (1.0 - alpha)
-            return np.ascontiguousarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
+        if has_alpha:  # exact integer "over": c*a + bg*(255-a) <= 255*255 fits in uint16
+            rgba = np.asarray(image.convert("RGBA"))
+            alpha = rgba[:, :, 3:4].astype(np.uint16)
+            rgb = rgba[:, :, :3] * alpha
+            rgb += np.asarray(background, dtype=np.uint16) * (255 - alpha)
+            rgb += 127
+            rgb //= 255
+            return np.ascontiguousarray(rgb.astype(np.uint8))
         return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
     except ValueError as error:
         raise ImageError(f"{name}: unsupported image mode {mode!r} ({error})") from None
@@ -108,8 +183,15 @@ def load_rgb(
     max_pixels: int = MAX_PIXELS,
     max_bytes: int = MAX_BYTES,
     background: tuple[int, int, int] = NEUTRAL_GREY,
+    *,
+    max_side: int | None = MAX_SIDE,
+    limiter: DecodeLimiter | None = None,
 ) -> np.ndarray:
-    """Decode an image file or bytes to RGB uint8 (H, W, 3), refusing anything unsafe or unusable."""
+    """Decode an image file or bytes to RGB uint8 (H, W, 3), refusing anything unsafe or unusable.
+
+    Larger than ``max_side`` on its long side: reduced by a whole factor while decoding (None:
+    full size). ``limiter``: the server's bound on decodes running at once.
+    """
     data, name = _read_bytes(source, max_bytes)
     try:
         with Image.open(io.BytesIO(data), formats=_allowed_formats()) as image:
@@ -121,10 +203,18 @@ def load_rgb(
                 )
             if min(width, height) < MIN_SIDE:
                 raise ImageError(f"{name}: {width}x{height} is too small; keyframes need at least {MIN_SIDE} pixels on each side")
+            if image.mode not in MODE_BYTES:
+                raise ImageError(f"{name}: unsupported image mode {image.mode!r} (refused before decoding)")
             image.seek(0)  # first frame of an animation
-            image.load()
-            upright = ImageOps.exif_transpose(image)
-            return _to_rgb(upright, background, name)
+            factor = _reduction(width, height, max_side)
+            if factor > 1 and image.format in ("JPEG", "MPO"):
+                image.draft(None, (math.ceil(width / factor), math.ceil(height / factor)))  # DCT scaling
+                factor = _reduction(*image.size, max_side)
+            cost = decode_cost(image.size[0], image.size[1], image.mode, factor)
+            with limiter.reserve(cost, name) if limiter is not None else contextlib.nullcontext():
+                image.load()
+                pixels = _bands_to_rgb(image, factor, background, name)
+            return _orient(pixels, image)
     except ImageError:
         raise
     except Image.DecompressionBombError as error:
@@ -138,6 +228,62 @@ def load_rgb(
         ) from None
     except (OSError, SyntaxError, EOFError, ValueError, IndexError, struct.error) as error:
         raise ImageError(f"{name}: truncated or corrupt image ({error})") from None
+
+
+def decode_cost(width: int, height: int, mode: str, factor: int = 1) -> int:
+    """Bytes a decode holds at its peak: Pillow's full image, one band's float work, the result."""
+    band = min(width * height, max(BAND_PIXELS, width * factor)) * 48  # RGBA float32, a few copies
+    result = (width // factor) * (height // factor) * 3 * 2  # the RGB result and its oriented copy
+    return width * height * MODE_BYTES.get(mode, 4) + band + result
+
+
+def _reduction(width: int, height: int, max_side: int | None) -> int:
+    """The whole factor that brings the long side to at most ``max_side`` (never a short side
+    below MIN_SIDE)."""
+    if max_side is None or max(width, height) <= max_side:
+        return 1
+    return max(1, min(math.ceil(max(width, height) / max_side), min(width, height) // MIN_SIDE))
+
+
+def _bands_to_rgb(image: Image.Image, factor: int, background: tuple[int, int, int], name: str) -> np.ndarray:
+    """The loaded image as RGB, reduced ``factor`` times by box averaging, one band of rows at a
+    time, so the float copies of compositing and scaling never exist at full size."""
+    width, height = image.size
+    float_to_255 = None
+    if image.mode == "F":
+        low, high = image.getextrema()
+        float_to_255 = not (isinstance(high, float) and math.isnan(high)) and high <= 1.0
+    out_w, out_h = width // factor, height // factor
+    if factor == 1 and width * height <= BAND_PIXELS:
+        return _to_rgb(image, background, name, float_to_255)
+    result = np.empty((out_h, out_w, 3), np.uint8)
+    rows = max(1, BAND_PIXELS // (width * factor)) * factor
+    for top in range(0, out_h * factor, rows):
+        bottom = min(top + rows, out_h * factor)
+        band = _to_rgb(image.crop((0, top, out_w * factor, bottom)), background, name, float_to_255)
+        if factor > 1:  # whole-factor INTER_AREA is the box average of factor x factor blocks
+            band = cv2.resize(band, (out_w, (bottom - top) // factor), interpolation=cv2.INTER_AREA)
+        result[top // factor:bottom // factor] = band
+    return result
+
+
+def _orient(pixels: np.ndarray, image: Image.Image) -> np.ndarray:
+    """Apply the EXIF orientation to the (already reduced) pixels, as ImageOps.exif_transpose
+    would to the full image, without a full-size copy."""
+    try:
+        orientation = image.getexif().get(0x0112, 1)
+    except (OSError, SyntaxError, ValueError, struct.error):
+        orientation = 1
+    transposed = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.transpose(1, 0, 2),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1],
+        8: lambda a: np.rot90(a, 1),
+    }.get(orientation)
+    return np.ascontiguousarray(transposed(pixels) if transposed is not None else pixels)
 
 
 def fit_image(

@@ -29,12 +29,15 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from studio import history
 from studio.board import Board, BoardError, check_relative_path
 from studio.board_codec import board_from_dict, board_to_dict
 from studio.migrations import MigrationError, migrate
+
+if TYPE_CHECKING:
+    from studio.images import DecodeLimiter
 
 BOARD_FILE = "board.json"
 BACKUP_DIR = ".backups"
@@ -283,16 +286,17 @@ class Project:
                 return board, backup
         raise ProjectError(f"{self.root}: no backup of {BOARD_FILE} could be loaded")
 
-    def import_keyframe(self, data: bytes, suffix_hint: str = "") -> str:
+    def import_keyframe(self, data: bytes, suffix_hint: str = "", limiter: DecodeLimiter | None = None) -> str:
         """Validate an uploaded image and store it as keyframes/<hash>.png; returns that path.
 
         The image is decoded (bombs, truncated and non-image files refused) and re-encoded as
-        PNG, so nothing but pixels from the upload ever lands in the project.
+        PNG, so nothing but pixels from the upload ever lands in the project. An image larger
+        than images.MAX_SIDE is reduced while decoding (its memory stays bounded).
         """
         from studio.images import load_rgb  # local: keeps Pillow out of plain board loading
         from PIL import Image
 
-        pixels = load_rgb(data)
+        pixels = load_rgb(data, limiter=limiter)  # the server's bound on decodes at once
         digest = hashlib.sha256(data).hexdigest()[:32]
         self.keyframes_dir.mkdir(exist_ok=True)
         target = self.resolve(f"keyframes/{digest}.png", "keyframe")  # keyframes/ may be a symlink out
