@@ -67,11 +67,11 @@ from typing import Any
 import numpy as np
 
 from studio.board import EASINGS, MOVES, CameraMove
+from studio.common import FIT_MODES
 
 BASE_FOV_DEG = 50.0
 """Field of view of the resting lens across the frame's longer side (a moderate wide angle)."""
 PARAMS: tuple[str, ...] = ("yaw", "pitch", "roll", "tx", "ty", "tz", "focal")
-FIT_MODES: tuple[str, ...] = ("cover", "letterbox")
 DEFAULT_FPS = 24.0
 
 ZOOM_FACTOR = 1.6

@@ -10,9 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import subprocess
-import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +20,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from studio.board import FrameRate
+from studio.common import atomic_write
 
 TAKE_ENCODING: tuple[str, ...] = (
     "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
@@ -118,16 +117,9 @@ def read_last_frame(path: Path) -> np.ndarray:
 
 def write_json_atomic(path: Path, data: object) -> None:
     """Write JSON next to its final name, fsync, then rename over it."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
-    try:
-        with open(partial, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_write(path, durable=True) as partial, open(partial, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, sort_keys=False)
+        handle.write("\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,9 +250,8 @@ def copy_video_range(source: Path, target: Path, start: int, stop: int) -> None:
     """
     import av
 
-    partial = target.with_name(f".{target.stem}.{os.getpid()}.{threading.get_ident()}.partial{target.suffix}")
     try:
-        with av.open(str(source)) as reader, av.open(str(partial), "w", format="mp4") as writer:
+        with atomic_write(target) as partial, av.open(str(source)) as reader, av.open(str(partial), "w", format="mp4") as writer:
             stream = reader.streams.video[0]
             output = writer.add_stream_from_template(stream)
             index, offset, written = 0, None, 0
@@ -278,13 +269,10 @@ def copy_video_range(source: Path, target: Path, start: int, stop: int) -> None:
                     writer.mux(packet)
                     written += 1
                 index += 1
-        if written != stop - start:
-            raise MediaError(f"{source.name}: has {index} frames, cannot copy frames {start}..{stop - 1}")
-        os.replace(partial, target)
+            if written != stop - start:
+                raise MediaError(f"{source.name}: has {index} frames, cannot copy frames {start}..{stop - 1}")
     except av.FFmpegError as error:
         raise MediaError(f"{source.name}: could not copy frames {start}..{stop - 1} ({error})") from None
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def write_video_stream(
@@ -303,15 +291,14 @@ def write_video_stream(
     if width % 2 or height % 2:
         raise MediaError(f"{path.name}: H.264 needs an even size, got {width}x{height}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.partial{path.suffix}")
     command = [
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps),
-        "-i", "pipe:0", *encoding, "-r", str(fps), str(partial),
+        "-i", "pipe:0", *encoding, "-r", str(fps),
     ]
     count = 0
-    try:
-        with subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+    with atomic_write(path) as partial:
+        with subprocess.Popen([*command, str(partial)], stdin=subprocess.PIPE, stderr=subprocess.PIPE) as process:
             assert process.stdin is not None and process.stderr is not None
             try:
                 for frame in frames:
@@ -331,9 +318,6 @@ def write_video_stream(
                 raise MediaError(f"{path.name}: ffmpeg failed: {errors.strip()[-500:]}")
         if count == 0:
             raise MediaError(f"{path.name}: no frames to write")
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
     return count
 
 
@@ -436,18 +420,14 @@ def transcode_range(source: Path, target: Path, start: int, count: int, fps: Fra
     The seek point sits half a frame early; ffmpeg's accurate seek drops the frames before it.
     """
     seconds = float((start - Fraction(1, 2)) / fps.fraction) if start else 0.0
-    partial = target.with_name(f".{target.stem}.{os.getpid()}.{threading.get_ident()}.partial{target.suffix}")
     command = [
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{seconds:.6f}", "-i", str(source),
-        "-map", "0:v:0", "-an", "-frames:v", str(count), *TAKE_ENCODING, "-r", str(fps), str(partial),
+        "-map", "0:v:0", "-an", "-frames:v", str(count), *TAKE_ENCODING, "-r", str(fps),
     ]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True)
+    with atomic_write(target) as partial:
+        result = subprocess.run([*command, str(partial)], capture_output=True, text=True)
         if result.returncode != 0:
             raise MediaError(f"{source.name}: ffmpeg could not re-encode frames {start}..{start + count - 1}: {result.stderr.strip()[-500:]}")
         written = probe_stream(partial).frames
         if written != count:
             raise MediaError(f"{source.name}: re-encoding frames {start}..{start + count - 1} gave {written} frames")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)

@@ -26,13 +26,13 @@ import hashlib
 import json
 import os
 import shutil
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from studio import history
 from studio.board import Board, BoardError, check_relative_path
+from studio.common import atomic_write
 from studio.board_codec import board_from_dict, board_to_dict
 from studio.migrations import MigrationError, migrate
 
@@ -301,12 +301,8 @@ class Project:
         self.keyframes_dir.mkdir(exist_ok=True)
         target = self.resolve(f"keyframes/{digest}.png", "keyframe")  # keyframes/ may be a symlink out
         if not target.exists():
-            partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.partial")
-            try:
+            with atomic_write(target) as partial:
                 Image.fromarray(pixels).save(partial, format="PNG")
-                os.replace(partial, target)
-            finally:
-                partial.unlink(missing_ok=True)
         return self.relative(target)
 
     def import_audio(self, source: Path) -> str:
@@ -408,20 +404,8 @@ def write_atomic(path: Path, content: bytes) -> None:
 
     Temp file in the same folder, flush + fsync, os.replace, then fsync the folder entry.
     """
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{time.time_ns()}.partial")
-    try:
-        with open(partial, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    with atomic_write(path, durable=True) as partial:
+        partial.write_bytes(content)
 
 
 class BoardTooLarge(ProjectError):

@@ -17,7 +17,9 @@ from studio.board import AudioTrack, Transition
 from studio.media import read_video
 from studio.cli import main as studio_main
 from studio.services.export import EXPORT_FORMATS, ExportError, ExportOptions, export_board
-from studio.timeline import ExportCancelled, Renderer, attach_media, build_timeline, frame_recipes
+from studio.compositor import Compositor
+from studio.services.takes import attach_media
+from studio.timeline import ExportCancelled, build_timeline, frame_recipes
 from tests.exportkit import H, W, edit, ffprobe, identify, make_project, write_tone
 
 
@@ -47,7 +49,7 @@ def test_transitions_trims_and_fades_match_the_renderer(tmp_path: Path) -> None:
     assert len(frames) == int(ffprobe(path)["nb_read_frames"]) == board.total_frames == 55 + 37 - 8 + 60
     timeline = attach_media(build_timeline(board), project.resolve)
     recipes = frame_recipes(timeline)
-    with Renderer(timeline) as renderer:
+    with Compositor(timeline) as renderer:
         for index in range(0, len(recipes), 3):
             expected = renderer.render(recipes[index]).astype(int)
             assert np.abs(frames[index].astype(int) - expected).mean() < 4, f"frame {index}"

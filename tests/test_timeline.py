@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from studio.board import Board, BoardError, Shot, Transition
-from studio.timeline import (
-    BURN_INS, Renderer, Style, TimelineError, attach_media, build_timeline, conform, frame_recipes,
-)
+from studio.compositor import Compositor
+from studio.images import fit_image
+from studio.services.takes import attach_media
+from studio.timeline import BURN_INS, Style, TimelineError, build_timeline, frame_recipes
 from tests.exportkit import H, W, edit, identify, make_project
 
 
@@ -96,15 +97,15 @@ def test_renderer_reads_exact_source_frames_after_trims(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p", durations=(20, 20))
     edit(project, 1, trim_in=5)
     timeline = attach_media(build_timeline(project.load()), project.resolve)
-    with Renderer(timeline) as renderer:
+    with Compositor(timeline) as renderer:
         seen = [identify(renderer.render(r)) for r in frame_recipes(timeline)]
     assert seen == [(0, i) for i in range(20)] + [(1, i) for i in range(5, 20)]
 
 
 def test_slate_and_take_conformed_to_board_size(tmp_path: Path) -> None:
     image = np.full((50, 200, 3), 200, np.uint8)
-    cover = conform(image, W, H, "cover")
-    letterbox = conform(image, W, H, "letterbox")
+    cover = fit_image(image, W, H, "cover")
+    letterbox = fit_image(image, W, H, "letterbox")
     assert cover.shape == letterbox.shape == (H, W, 3)
     assert cover.min() > 150 and letterbox[0].max() == 0 and letterbox[H // 2].min() > 150
 
@@ -116,7 +117,7 @@ def test_burn_ins_draw_text_only_where_asked(tmp_path: Path) -> None:
     recipe_burnt = frame_recipes(timeline, Style(burn_ins=frozenset(BURN_INS), watermark="Film 2025-01-01"))[15]
     assert dict(recipe_burnt.texts)["tc"] == "TC 00:00:00:15" and dict(recipe_burnt.texts)["shot_tc"] == "SH 00:00:00:03"
     assert dict(recipe_burnt.texts)["shot"] == "Shot 2 - Title 1"
-    with Renderer(timeline) as renderer:
+    with Compositor(timeline) as renderer:
         plain, burnt = renderer.render(recipe_plain), renderer.render(recipe_burnt)
     top_left = (slice(0, 14), slice(0, 60))
     bottom_right = (slice(H - 14, H), slice(W - 70, W))

@@ -18,8 +18,9 @@ How a frame is made:
 3. Several keyframes (first, mid, last; the previous shot's last frame for continuity) are
    cross-dissolved under the same camera: the dissolve between two keyframes is centred
    between their frames and lasts ``dissolve`` (default half) of the gap.
-4. With no keyframe at all, a slate is drawn (shot number, title, prompt, camera move) over a
-   textured grid, so the camera's motion reads clearly.
+4. With no keyframe at all, a slate is drawn (title, prompt, camera move; studio.slate) over a
+   textured grid, so the camera's motion reads clearly. Its metadata says ``source: "slate"``;
+   the shot number is drawn at export, so it is always the shot's current one.
 
 Frames are rendered in batches on a thread pool (OpenCV releases the GIL), the progress
 callback runs after each batch and cancel is checked before each one.
@@ -36,14 +37,14 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from studio.backends.base import (
     Clip, GenerationCancelled, GenerationError, KeyframeImage, ProgressCallback, ShotRequest,
 )
 from studio.camera import CameraError, CameraPath, camera_path, describe, homographies, local_scale
+from studio.common import FIT_MODES
+from studio.slate import SLATE_NUMBER_AT_EXPORT, SlateText, draw_slate
 
-FIT_MODES: tuple[str, ...] = ("cover", "letterbox")
 BATCH_FRAMES = 8
 """Frames per batch: progress granularity, and the most frames rendered after a cancel."""
 LEVEL_STEPS_PER_OCTAVE = 4
@@ -253,77 +254,12 @@ def _letterbox_canvas(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return canvas
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=max(8, size))
-
-
-def _clip_text(draw: ImageDraw.ImageDraw, text: str, font: Any, width: float, force: bool = False) -> str:
-    """The text, cut with an ellipsis if it is wider than ``width`` (or always, with ``force``)."""
-    if draw.textlength(text, font=font) <= width and not force:
-        return text
-    while text and draw.textlength(text + "...", font=font) > width:
-        text = text[:-1]
-    return text.rstrip(" .") + "..."
-
-
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Any, width: float) -> list[str]:
-    """Greedy word wrap by measured width (long words are cut)."""
-    lines: list[str] = []
-    for word in text.split():
-        candidate = f"{lines[-1]} {word}" if lines else word
-        if lines and draw.textlength(candidate, font=font) <= width:
-            lines[-1] = candidate
-        else:
-            lines.append(_clip_text(draw, word, font, width))
-    return lines
-
-
 def make_slate(request: ShotRequest, width: int, height: int) -> np.ndarray:
-    """A textured card (seeded from the shot) with the shot number, title, prompt and move.
-
-    Soft colour clouds, a grid, a centre mark and fine grain give the camera something to move
-    over; the text sits in the middle so it stays in frame under any move.
-    """
-    rng = np.random.default_rng([request.seed, 0x534C4154])
-    clouds = cv2.resize(rng.random((5, 8, 3)).astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
-    base = np.array([38, 46, 62], np.float32) + 55.0 * clouds
-    grain = cv2.GaussianBlur(rng.normal(0.0, 14.0, (height, width)).astype(np.float32), (0, 0), max(1.0, height / 400))
-    picture = np.clip(base + grain[:, :, None], 0, 255).astype(np.uint8)
-    image = Image.fromarray(picture)
-    draw = ImageDraw.Draw(image, "RGBA")
-    step = max(8, height // 8)
-    line = max(1, height // 300)
-    cx, cy = width // 2, height // 2
-    for x in range(cx % step, width, step):
-        draw.line([(x, 0), (x, height)], fill=(220, 230, 255, 70), width=line)
-    for y in range(cy % step, height, step):
-        draw.line([(0, y), (width, y)], fill=(220, 230, 255, 70), width=line)
-    for radius in (step, 2 * step):
-        draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], outline=(255, 210, 120, 120), width=line * 2)
-    panel = (int(width * 0.22), int(height * 0.24), int(width * 0.78), int(height * 0.76))
-    draw.rounded_rectangle(panel, radius=step // 4, fill=(10, 12, 18, 170))
-    margin = panel[0] + step // 4
-    room_w = panel[2] - step // 4 - margin
-    y = panel[1] + step // 5
-    big_size, title_size = height // 12, height // 22
-    draw.text((margin, y), f"SHOT {request.shot_number}", font=_font(big_size), fill=(255, 255, 255, 255))
-    y += int(big_size * 1.3)
-    if request.title:
-        title_font = _font(title_size)
-        draw.text((margin, y), _clip_text(draw, request.title, title_font, room_w), font=title_font, fill=(255, 255, 255, 255))
-        y += int(title_size * 1.4)
-    small_size = height // 30
-    small = _font(small_size)
-    draw.text((margin, y), _clip_text(draw, describe(request.camera) or "static", small, room_w), font=small, fill=(255, 210, 120, 255))
-    y += int(small_size * 1.8)
-    lines = _wrap(draw, request.prompt or "(no prompt)", small, room_w)
-    room = max(1, int((panel[3] - y) / (small_size * 1.3)))
-    if len(lines) > room:
-        lines = lines[:room - 1] + [_clip_text(draw, lines[room - 1] + " ...", small, room_w, force=True)]
-    for text in lines:
-        draw.text((margin, y), text, font=small, fill=(230, 235, 245, 255))
-        y += int(small_size * 1.3)
-    return np.asarray(image.convert("RGB"))
+    """The slate card (studio.slate) on a textured background seeded from the shot, with the
+    title, move and prompt in the middle so they stay in frame under any move. The shot number is
+    not drawn: the take's metadata says it is a slate, and exports draw the shot's current number."""
+    text = SlateText(title=request.title, camera=describe(request.camera) or "static", prompt=request.prompt)
+    return draw_slate(text, width, height, seed=request.seed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -413,6 +349,7 @@ class AnimaticBackend:
             "fit": fit,
             "dissolve": dissolve,
             "source": "slate" if slate else [label for _, _, label in anchors],
+            **({"slate_number": SLATE_NUMBER_AT_EXPORT} if slate else {}),
             "anchor_frames": [frame for frame, _, _ in anchors],
             "interpolation": INTERPOLATION,
             "levels": len(renderer.levels),

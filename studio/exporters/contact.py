@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
-from PIL import Image, ImageDraw, ImageFont
-
-from studio.timeline import Timeline
+from studio.exporters.base import ExportContext, Exporter
 
 THUMB_WIDTH = 320
 
 
-def write(timeline: Timeline, out: Path, stills: Sequence[np.ndarray], columns: int = 4) -> Path:
+def write(context: ExportContext, out: Path, columns: int = 4) -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    timeline, stills = context.timeline, context.stills()
     if len(stills) != len(timeline.segments):
         raise ValueError(f"need one still per shot: {len(timeline.segments)} shots, {len(stills)} stills")
     columns = max(1, min(columns, len(stills)))
@@ -35,4 +34,6 @@ def write(timeline: Timeline, out: Path, stills: Sequence[np.ndarray], columns: 
         detail = f"{segment.duration} f / {seconds:.2f} s  {timeline.fps.timecode(segment.start)}" + ("  SLATE" if segment.is_slate else "")
         draw.text((x, y + thumb_h + 18), detail, font=font, fill=(170, 170, 170))
     sheet.save(out, format="PNG")
-    return out
+
+
+EXPORTERS = (Exporter("contact", "contact.png", write, "contact sheet (PNG)", rank=70),)

@@ -5,8 +5,8 @@ Speed comes from never re-encoding what does not change. The timeline is cut int
   written with TAKE_ENCODING at the board size and rate, starting on an IDR frame: its packets
   are used as they are (the whole take file, or a remux of the range);
 - a *render* piece is everything else (transition regions, the partial GOP before the first IDR
-  of a trimmed take, burn-ins, slates, takes of another size or rate): drawn by the timeline's
-  Renderer and encoded with TAKE_ENCODING into ``cache_dir`` under the SHA-256 of exactly what
+  of a trimmed take, burn-ins, slates and slate takes, takes of another size or rate): drawn by
+  studio.compositor and encoded with TAKE_ENCODING into ``cache_dir`` under the SHA-256 of exactly what
   its frames are made of (source file hashes, frame indices, weights, texts, size, encoder).
 The pieces are joined by ffmpeg's concat demuxer with ``-c:v copy`` in one pass that also lays
 the scratch audio (delayed to its frame offset, padded or trimmed to the picture to the sample,
@@ -20,21 +20,17 @@ import hashlib
 import json
 import os
 import subprocess
-import threading
 import time
-import uuid
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-import PIL
+from studio.common import partial_path
+from studio.exporters.base import ExportContext, Exporter
+from studio.timeline import ExportCancelled, FrameRecipe, Segment, Style, Timeline, frame_recipes
 
-from studio.media import TAKE_ENCODING, MediaError, copy_video_range, ffmpeg_exe, probe_stream, transcode_range, write_video_stream
-from studio.timeline import ExportCancelled, FrameRecipe, Renderer, Segment, Style, Timeline, frame_recipes
-
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 """Bump when rendering changes in a way the cache key cannot see."""
 AUDIO_RATE = 48_000
 PREVIEW_ENCODING: tuple[str, ...] = (
@@ -42,8 +38,6 @@ PREVIEW_ENCODING: tuple[str, ...] = (
 )
 CACHE_LIMIT_BYTES = 2 * 1024**3
 """Least recently used cache pieces beyond this size are deleted after each export."""
-
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -57,18 +51,12 @@ class Piece:
     source_start: int = 0
 
 
-@dataclass(frozen=True)
-class Mp4Result:
-    path: Path
-    frames: int
-    copied_frames: int
-    rendered_frames: int
-    reused_frames: int
-    """Rendered frames found in the cache (not encoded again)."""
-
-
 def _reference_extradata(timeline: Timeline, cache_dir: Path) -> bytes:
     """SPS/PPS our encoder writes at this size: a take with the same can be stream-copied."""
+    import numpy as np
+
+    from studio.media import TAKE_ENCODING, ffmpeg_exe, probe_stream, write_video_stream
+
     key = hashlib.sha256(json.dumps([timeline.width, timeline.height, str(timeline.fps), TAKE_ENCODING, ffmpeg_exe()]).encode()).hexdigest()[:24]
     path = cache_dir / f"ref-{key}.mp4"
     if not path.exists():
@@ -80,7 +68,7 @@ def _reference_extradata(timeline: Timeline, cache_dir: Path) -> bytes:
 def _copyable(segment: Segment, timeline: Timeline, extradata: bytes) -> bool:
     info = segment.info
     return (
-        not segment.is_slate and info is not None and info.codec == "h264"
+        not segment.shows_number and info is not None and info.codec == "h264"
         and (info.width, info.height) == (timeline.width, timeline.height)
         and info.fps == timeline.fps and info.time_base == (1, 90000)
         and not info.has_b_frames and info.extradata == extradata
@@ -127,7 +115,7 @@ def _native_source(timeline: Timeline, recipes: list[FrameRecipe]) -> Segment | 
     first = recipes[0].layers[0]
     segment = timeline.segments[first.segment]
     info = segment.info
-    if segment.is_slate or info is None or segment.path is None:
+    if segment.shows_number or info is None or segment.path is None:
         return None
     if (info.width, info.height) != (timeline.width, timeline.height) or info.fps != timeline.fps:
         return None
@@ -155,10 +143,14 @@ def _media_key(segment: Segment, hashes: dict[Path, str]) -> str:
         ).encode()).hexdigest()
     if segment.path not in hashes:
         hashes[segment.path] = _file_sha256(segment.path)
-    return "take:" + hashes[segment.path]
+    return "take:" + hashes[segment.path] + (f":number {segment.number}" if segment.slate_take else "")
 
 
 def _render_key(timeline: Timeline, style: Style, recipes: list[FrameRecipe], hashes: dict[Path, str]) -> str:
+    import PIL
+
+    from studio.media import TAKE_ENCODING, ffmpeg_exe
+
     described = [
         [[[_media_key(timeline.segments[l.segment], hashes), l.frame, l.weight, l.matte, l.matte_amount] for l in r.layers], r.fade, r.texts]
         for r in recipes
@@ -223,31 +215,21 @@ def _audio_args(timeline: Timeline) -> list[str]:
     return ["-af", ",".join(chain), "-c:a", "aac", "-b:a", "160k", "-ar", str(AUDIO_RATE)]
 
 
-def write_mp4(
-    timeline: Timeline,
-    out: Path,
-    *,
-    style: Style = Style(),
-    cache_dir: Path,
-    preview_width: int | None = None,
-    progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
-) -> Mp4Result:
-    """Write the animatic (or, with ``preview_width``, a small ultrafast preview) to ``out``.
+def write_mp4(context: ExportContext, out: Path, preview_width: int | None = None) -> None:
+    """Write the animatic (or, with ``preview_width``, a small ultrafast preview) at ``out``."""
+    from studio.compositor import Compositor
+    from studio.media import copy_video_range, transcode_range, write_video_stream
 
-    The file appears whole or not at all: it is written to a unique temp name next to ``out``
-    and renamed over it.
-    """
+    timeline, style, cache_dir = context.timeline, context.style, context.cache_dir
+    is_cancelled, report = context.cancel, context.progress
     cache_dir.mkdir(parents=True, exist_ok=True)
-    is_cancelled = cancel or (lambda: False)
-    report = progress or (lambda done, total, message: None)
     total = timeline.total_frames
     recipes = frame_recipes(timeline, style)
     pieces = plan_pieces(timeline, recipes, _reference_extradata(timeline, cache_dir))
     hashes: dict[Path, str] = {}
     files: list[Path] = []
-    done = copied = rendered = reused = 0
-    with Renderer(timeline, style) as renderer:
+    done = 0
+    with Compositor(timeline, style) as compositor:
         for piece in pieces:
             if is_cancelled():
                 raise ExportCancelled("export cancelled")
@@ -264,34 +246,30 @@ def write_mp4(
                         copy_video_range(segment.path, path, piece.source_start, stop)
                     _touch(path)
                     files.append(path)
-                copied += length
                 message = f"copied shot {segment.number}"
             else:
                 piece_recipes = recipes[piece.start:piece.stop]
                 path = cache_dir / f"render-{_render_key(timeline, style, piece_recipes, hashes)[:32]}.mp4"
                 if path.exists():
-                    reused += length
                     _touch(path)
                 elif _native_source(timeline, piece_recipes) is not None:
                     segment = timeline.segments[piece_recipes[0].layers[0].segment]
                     assert segment.path is not None
                     transcode_range(segment.path, path, piece_recipes[0].layers[0].frame, length, timeline.fps)
                 else:
-                    write_video_stream(path, renderer.frames(piece_recipes, is_cancelled), timeline.width, timeline.height, timeline.fps)
-                rendered += length
+                    write_video_stream(path, compositor.frames(piece_recipes, is_cancelled), timeline.width, timeline.height, timeline.fps)
                 files.append(path)
                 message = f"rendered frames {piece.start}-{piece.stop - 1}"
             done += length
             report(done, total, message)
     _join(timeline, files, out, cache_dir, preview_width, is_cancelled)
     prune_cache(cache_dir)
-    return Mp4Result(out, total, copied, rendered, reused)
 
 
 def _join(timeline: Timeline, files: list[Path], out: Path, cache_dir: Path, preview_width: int | None, cancel: Callable[[], bool]) -> None:
-    unique = f"{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}"
-    listing = cache_dir / f".concat-{unique}.txt"
-    partial = out.with_name(f".{out.stem}.{unique}.partial.mp4")
+    from studio.media import MediaError, ffmpeg_exe
+
+    listing = partial_path(cache_dir / "concat.txt")
     listing.write_text("".join(_concat_line(path) for path in files), encoding="utf-8")
     command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing)]
     if timeline.audio_path is not None:
@@ -304,9 +282,9 @@ def _join(timeline: Timeline, files: list[Path], out: Path, cache_dir: Path, pre
         command += ["-vf", f"scale={width}:-2", *PREVIEW_ENCODING, "-r", str(timeline.fps)]
     else:
         command += ["-c:v", "copy"]
-    command += ["-movflags", "+faststart", "-f", "mp4", str(partial)]
+    command += ["-movflags", "+faststart", "-f", "mp4"]
     try:
-        with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
+        with subprocess.Popen([*command, str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
             while True:
                 try:
                     process.wait(timeout=0.005)
@@ -320,8 +298,12 @@ def _join(timeline: Timeline, files: list[Path], out: Path, cache_dir: Path, pre
             errors = process.stderr.read().decode(errors="replace")
             if process.returncode != 0:
                 raise MediaError(f"{out.name}: ffmpeg could not join the pieces: {errors.strip()[-600:]}")
-        os.replace(partial, out)
     finally:
         listing.unlink(missing_ok=True)
-        partial.unlink(missing_ok=True)
 
+
+EXPORTERS = (
+    Exporter("mp4", "animatic.mp4", write_mp4, "the animatic: H.264 + AAC, burn-ins, scratch audio", rank=0),
+    Exporter("preview", "preview.mp4", lambda context, out: write_mp4(context, out, context.preview_width),
+             "a small, fast preview MP4", rank=10),
+)

@@ -5,31 +5,24 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Sequence
 from xml.sax.saxutils import escape
 
-import numpy as np
-from PIL import Image
-from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.utils import ImageReader
-from reportlab.pdfgen import canvas
-from reportlab.platypus import Paragraph
-
-from studio.timeline import Segment, Timeline
+from studio.exporters.base import ExportContext, Exporter
 
 LAYOUTS = {2: (2, 1), 4: (2, 2), 6: (3, 2)}
 """Panels per page -> (columns, rows)."""
 
 
-def panel_label(segment: Segment) -> str:
-    """The heading of a panel, e.g. "SHOT 3 - Harbour at dawn" (tests look for it)."""
-    title = segment.shot.title.strip()
-    return f"SHOT {segment.number}" + (f" - {title}" if title else "")
+def write(context: ExportContext, out: Path) -> None:
+    """One panel per segment, from ``context.stills()``; panel headings read "SHOT 3 - Harbour"."""
+    from PIL import Image
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+    from reportlab.platypus import Paragraph
 
-
-def write(timeline: Timeline, out: Path, stills: Sequence[np.ndarray], per_page: int = 4, subtitle: str = "") -> Path:
-    """``stills``: one RGB frame per segment, in order."""
+    timeline, stills, per_page, subtitle = context.timeline, context.stills(), context.per_page, context.date
     if per_page not in LAYOUTS:
         raise ValueError(f"per_page must be one of {sorted(LAYOUTS)}, got {per_page!r}")
     if len(stills) != len(timeline.segments):
@@ -65,7 +58,7 @@ def write(timeline: Timeline, out: Path, stills: Sequence[np.ndarray], per_page:
             document.rect(x, top - image_h, image_w, image_h)
             seconds = timeline.fps.frames_to_seconds(segment.duration)
             lines = [
-                f"<b>{escape(panel_label(segment))}</b>",
+                f"<b>{escape(segment.label('heading'))}</b>",
                 f"{segment.duration} frames ({seconds:.2f} s) at {timeline.fps} fps - starts {timeline.fps.timecode(segment.start)}",
                 f"<b>Camera:</b> {escape(segment.shot.camera_label())}",
                 f"<b>Prompt:</b> {escape(segment.shot.prompt)}" if segment.shot.prompt else "",
@@ -85,4 +78,6 @@ def write(timeline: Timeline, out: Path, stills: Sequence[np.ndarray], per_page:
                 room -= height + 1
         document.showPage()
     document.save()
-    return out
+
+
+EXPORTERS = (Exporter("pdf", "storyboard.pdf", write, "storyboard (PDF)", rank=50),)

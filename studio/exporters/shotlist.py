@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from studio.exporters.base import ExportContext, Exporter
 from studio.timeline import Timeline
 
 COLUMNS: tuple[str, ...] = (
@@ -33,9 +34,11 @@ def rows(timeline: Timeline) -> list[dict[str, str | int]]:
     return result
 
 
-def write(timeline: Timeline, out: Path) -> Path:
+def write(context: ExportContext, out: Path) -> None:
     with open(out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
-        writer.writerows(rows(timeline))
-    return out
+        writer.writerows(rows(context.timeline))
+
+
+EXPORTERS = (Exporter("csv", "shots.csv", write, "shot list (CSV)", rank=60),)

@@ -1,15 +1,16 @@
 """Export a project's board to a file: the one export path of the UI, CLI and API.
 
-1. load the board and lay it out (studio.timeline), checking every chosen take once;
-2. hand the timeline to the exporter of the format (studio.exporters.*);
-3. the exporter writes to a unique temp file in the output folder, which is renamed over the
-   final name, so two exports to one name at once leave one whole file, never a mix.
+1. load the board and lay it out (studio.timeline), checking every chosen take once
+   (studio.services.takes);
+2. hand the timeline to the exporter registered under the format's name (studio.exporters);
+3. the exporter writes a unique temp file in the output folder, which this service alone renames
+   over the final name, so two exports to one name at once leave one whole file, never a mix.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
+import functools
 import os
 import threading
 import uuid
@@ -19,26 +20,18 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from studio.board import BoardError
-from studio.exporters import contact, edl, fcpxml, mp4, otio, pdf, shotlist
+from studio.common import FIT_MODES, Progress, atomic_write, no_progress
+from studio.exporters import pdf, registry
+from studio.exporters.base import ExportContext
 from studio.media import MediaError, ProbeCache
+from studio.services.takes import attach_media, read_sidecar
 from studio.storage import Project
-from studio.timeline import BURN_INS, FIT_MODES, ExportCancelled, Renderer, Style, Timeline, TimelineError, attach_media, build_timeline
+from studio.timeline import BURN_INS, ExportCancelled, Style, Timeline, TimelineError, build_timeline
 
-EXPORT_FORMATS: Mapping[str, str] = MappingProxyType({
-    "mp4": "animatic.mp4",
-    "preview": "preview.mp4",
-    "otio": "board.otio",
-    "edl": "board.edl",
-    "fcpxml": "board.xml",
-    "pdf": "storyboard.pdf",
-    "csv": "shots.csv",
-    "contact": "contact.png",
-})
-"""Format name -> default file name under the project's exports folder."""
+EXPORT_FORMATS: Mapping[str, str] = MappingProxyType({name: exporter.filename for name, exporter in registry().items()})
+"""Format name -> default file name under the project's exports folder (see studio.exporters)."""
 CACHE_DIR = ".cache"
 """Encoded MP4 pieces, by content hash, under the exports folder."""
-
-Progress = Callable[[int, int, str], None]
 
 
 class ExportError(RuntimeError):
@@ -104,34 +97,26 @@ def _check_writable(out: Path) -> None:
         raise ExportError(f"{out}: exists and is not writable")
 
 
-def _stills(timeline: Timeline, style: Style) -> list[Any]:
-    with Renderer(timeline, style) as renderer:
-        return [renderer.still(segment.index) for segment in timeline.segments]
+def _still_frames(timeline: Timeline, fit: str, cancelled: Callable[[], bool]) -> list[Any]:
+    """The middle frame of every shot as edited (no burn-ins), for the storyboard and contact sheet."""
+    from studio.compositor import Compositor
+
+    with Compositor(timeline, Style(fit=fit)) as compositor:
+        stills = [compositor.still(segment.index) for segment in timeline.segments]
+    if cancelled():
+        raise ExportCancelled("export cancelled")
+    return stills
 
 
 def _sidecars(project: Project, timeline: Timeline) -> dict[str, dict[str, Any]]:
     """Each chosen take's generation settings (its JSON sidecar), by shot id; unreadable ones are skipped."""
     result: dict[str, dict[str, Any]] = {}
     for segment in timeline.segments:
-        if segment.take is None or segment.is_slate:
-            continue
-        try:
-            data = json.loads(project.resolve(segment.take.sidecar_path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict):
-            result[segment.shot.id] = data
+        if not segment.is_slate:
+            data = read_sidecar(project.resolve, segment)
+            if data is not None:
+                result[segment.shot.id] = data
     return result
-
-
-def _atomic(out: Path, write: Callable[[Path], Any]) -> None:
-    """Run ``write`` on a unique temp file beside ``out``, then rename it over ``out``."""
-    partial = out.with_name(f".{out.stem}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.partial{out.suffix}")
-    try:
-        write(partial)
-        os.replace(partial, out)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def export_board(
@@ -155,7 +140,7 @@ def export_board(
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
     _check_writable(out)
-    report = progress or (lambda done, total, message: None)
+    report = progress or no_progress
     is_cancelled = (lambda: cancel.is_set()) if cancel is not None else (lambda: False)
     try:
         timeline = load_timeline(project, options.use_slates)
@@ -164,26 +149,15 @@ def export_board(
         watermark = options.watermark if options.watermark is not None else f"{timeline.title}  {_dt.date.today().isoformat()}"
         style = Style(burn_ins=options.burn_ins, fit=options.fit, watermark=watermark)
         report(0, 1, f"exporting {fmt}")
-        if fmt in ("mp4", "preview"):
-            mp4.write_mp4(
-                timeline, out, style=style, cache_dir=project.resolve(f"exports/{CACHE_DIR}", "export cache"),
-                preview_width=options.preview_width if fmt == "preview" else None,
-                progress=report, cancel=is_cancelled,
-            )
-        elif fmt in ("otio", "edl", "fcpxml"):
-            module = {"otio": otio, "edl": edl, "fcpxml": fcpxml}[fmt]
-            sidecars = _sidecars(project, timeline)
-            _atomic(out, lambda path: module.write(timeline, path, sidecars))
-        elif fmt == "csv":
-            _atomic(out, lambda path: shotlist.write(timeline, path))
-        else:
-            stills = _stills(timeline, Style(fit=options.fit))
-            if is_cancelled():
-                raise ExportCancelled("export cancelled")
-            if fmt == "pdf":
-                _atomic(out, lambda path: pdf.write(timeline, path, stills, options.per_page, subtitle=_dt.date.today().isoformat()))
-            else:
-                _atomic(out, lambda path: contact.write(timeline, path, stills))
+        context = ExportContext(
+            timeline=timeline, style=style, cache_dir=project.resolve(f"exports/{CACHE_DIR}", "export cache"),
+            date=_dt.date.today().isoformat(), per_page=options.per_page, preview_width=options.preview_width,
+            sidecars=functools.cache(lambda: _sidecars(project, timeline)),
+            stills=functools.cache(lambda: _still_frames(timeline, options.fit, is_cancelled)),
+            progress=report, cancel=is_cancelled,
+        )
+        with atomic_write(out) as partial:
+            registry()[fmt].write(context, partial)
     except (TimelineError, MediaError, BoardError) as error:
         raise ExportError(str(error)) from None
     except PermissionError as error:

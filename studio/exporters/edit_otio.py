@@ -1,4 +1,4 @@
-"""The edit as an OpenTimelineIO timeline (.otio), and the one OTIO build that EDL and FCP XML share.
+"""The edit as OpenTimelineIO (.otio), CMX 3600 EDL and Final Cut Pro 7 XML: one OTIO build, three adapters.
 
 One video track; each shot is a Clip whose source range is its frames after trims, at the board
 rate. A take is an ExternalReference with an ABSOLUTE ``file://`` URL (editing tools open it
@@ -15,18 +15,24 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-import opentimelineio as otio
-
+from studio.exporters.base import ExportContext, Exporter
 from studio.timeline import Segment, Timeline
+
+if TYPE_CHECKING:
+    import opentimelineio as otio
 
 
 def _rt(frames: int, timeline: Timeline) -> otio.opentime.RationalTime:
+    import opentimelineio as otio
+
     return otio.opentime.RationalTime(frames, float(timeline.fps))
 
 
 def _range(start: int, duration: int, timeline: Timeline) -> otio.opentime.TimeRange:
+    import opentimelineio as otio
+
     return otio.opentime.TimeRange(_rt(start, timeline), _rt(duration, timeline))
 
 
@@ -56,8 +62,10 @@ def _metadata(segment: Segment, settings: Mapping[str, Any] | None) -> dict[str,
     }
 
 
-def build_timeline(timeline: Timeline, settings: Mapping[str, Mapping[str, Any]] | None = None) -> otio.schema.Timeline:
-    """``settings``: shot id -> the chosen take's sidecar (generation settings)."""
+def to_otio(timeline: Timeline, settings: Mapping[str, Mapping[str, Any]] | None = None) -> otio.schema.Timeline:
+    """The timeline as an OTIO Timeline; ``settings``: shot id -> the chosen take's sidecar."""
+    import opentimelineio as otio
+
     settings = settings or {}
     result = otio.schema.Timeline(name=timeline.title)
     result.global_start_time = _rt(0, timeline)
@@ -79,13 +87,13 @@ def build_timeline(timeline: Timeline, settings: Mapping[str, Mapping[str, Any]]
                 available_range=_range(0, max(segment.info.frames, segment.source_out), timeline),
             )
         clip = otio.schema.Clip(
-            name=f"SHOT{segment.number:03d}" + (f" {segment.shot.title.strip()}" if segment.shot.title.strip() else ""),
+            name=segment.label("clip"),
             media_reference=reference,
             source_range=_range(segment.source_in, duration, timeline),
         )
         clip.metadata["previz"] = _metadata(segment, settings.get(segment.shot.id))
         clip.markers.append(otio.schema.Marker(
-            name=segment.label, marked_range=_range(segment.source_in, 1, timeline),
+            name=segment.label(), marked_range=_range(segment.source_in, 1, timeline),
             color=otio.schema.MarkerColor.GREEN if not segment.is_slate else otio.schema.MarkerColor.RED,
             metadata={"previz": {"dialogue": segment.shot.dialogue, "notes": segment.shot.notes}},
         ))
@@ -112,6 +120,17 @@ def build_timeline(timeline: Timeline, settings: Mapping[str, Mapping[str, Any]]
     return result
 
 
-def write(timeline: Timeline, out: Path, settings: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
-    otio.adapters.write_to_file(build_timeline(timeline, settings), str(out), adapter_name="otio_json")
-    return out
+def _writer(adapter: str) -> Callable[[ExportContext, Path], None]:
+    def write(context: ExportContext, out: Path) -> None:
+        import opentimelineio as otio
+
+        rate = {"rate": float(context.timeline.fps)} if adapter == "cmx_3600" else {}
+        otio.adapters.write_to_file(to_otio(context.timeline, context.sidecars()), str(out), adapter_name=adapter, **rate)
+    return write
+
+
+EXPORTERS = (
+    Exporter("otio", "board.otio", _writer("otio_json"), "OpenTimelineIO timeline", rank=20),
+    Exporter("edl", "board.edl", _writer("cmx_3600"), "CMX 3600 EDL", rank=30),
+    Exporter("fcpxml", "board.xml", _writer("fcp_xml"), "Final Cut Pro 7 XML", rank=40),
+)

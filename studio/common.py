@@ -1,0 +1,58 @@
+"""Small things every layer shares: whole-file writes, the progress callback type, fit modes.
+
+Nothing heavy is imported here (standard library only), so the model, storage, media, the
+exporters and the CLI can all use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
+
+FIT_MODES: tuple[str, ...] = ("cover", "letterbox")
+"""How a picture of another shape fills a frame: scale to cover and crop, or fit and pad black."""
+
+Progress = Callable[[int, int, str], None]
+"""``progress(done, total, message)``: called as work advances (frames, steps, bytes, shots)."""
+
+
+def no_progress(done: int, total: int, message: str) -> None:
+    """The progress sink for callers that do not display progress."""
+
+
+def partial_path(target: Path) -> Path:
+    """A temp name beside ``target``, unique per process, thread and call, that keeps its suffix
+    (ffmpeg picks the container by it) and says ``.partial`` (cleanups and copies skip those)."""
+    unique = f"{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}"
+    return target.with_name(f".{target.stem}.{unique}.partial{target.suffix}")
+
+
+@contextlib.contextmanager
+def atomic_write(target: Path, *, durable: bool = False) -> Iterator[Path]:
+    """Write a file whole or not at all: yields a temp path beside ``target``; when the block
+    ends without an exception the temp file is renamed over ``target`` (``os.replace``), and in
+    every case it is gone afterwards. Two writers of one target each write a whole file and the
+    last rename wins.
+
+    ``durable``: fsync the file before the rename and the folder after it, so a power cut leaves
+    the old file or the new one (board.json, backups, the history log).
+    """
+    partial = partial_path(target)
+    try:
+        yield partial
+        if durable:
+            with open(partial, "rb+") as handle:
+                os.fsync(handle.fileno())
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    if durable:
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
