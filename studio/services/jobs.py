@@ -119,6 +119,8 @@ class JobView:
     seed: int | None = None
     requeued_as: str | None = None
     """For an interrupted job that was re-queued: the new job's id."""
+    dismissed: bool = False
+    """An interrupted job its owner chose not to make again."""
 
     @property
     def session(self) -> str:
@@ -152,7 +154,7 @@ class JobView:
     @property
     def can_requeue(self) -> bool:
         """True for an interrupted job that has not been queued again yet."""
-        return self.status == INTERRUPTED and self.requeued_as is None
+        return self.status == INTERRUPTED and self.requeued_as is None and not self.dismissed
 
 
 class _Job:
@@ -170,6 +172,7 @@ class _Job:
         self.error: str | None = None
         self.result: Any = None
         self.requeued_as: str | None = None
+        self.dismissed = False
         self.cancel = threading.Event()
         self.finished_event = threading.Event()
 
@@ -179,7 +182,7 @@ class _Job:
             shot_id=self.shot_id, project=self.project, group=self.group, status=self.status,
             done=self.done, total=self.total, message=self.message, submitted=self.submitted,
             started=self.started, finished=self.finished, error=self.error, result=self.result,
-            now=now, seed=self.seed, requeued_as=self.requeued_as,
+            now=now, seed=self.seed, requeued_as=self.requeued_as, dismissed=self.dismissed,
         )
 
     def record(self, status: str | None = None) -> dict[str, Any]:
@@ -189,6 +192,7 @@ class _Job:
             "shot_id": self.shot_id, "project": self.project, "group": self.group,
             "seed": self.seed, "status": status or self.status, "message": self.message,
             "error": self.error, "submitted_at": self.submitted_at, "requeued_as": self.requeued_as,
+            "dismissed": self.dismissed,
         }
 
     @classmethod
@@ -209,6 +213,7 @@ class _Job:
                          f"{'running' if status == RUNNING else 'waiting'}; queue it again to make it")
         if job.status == INTERRUPTED:
             job.requeued_as = _optional_str(record.get("requeued_as"))
+            job.dismissed = record.get("dismissed") is True
         job.submitted_at = float(record.get("submitted_at") or 0.0)
         job.started = job.finished = now
         job.finished_event.set()
@@ -327,10 +332,11 @@ class JobQueue:
         so a second call raises NotInterrupted instead of queuing it twice."""
         with self._lock:
             old = self._own(owner, job_id)
-            if old.status != INTERRUPTED or old.requeued_as is not None:
+            if old.status != INTERRUPTED or old.requeued_as is not None or old.dismissed:
                 raise NotInterrupted(
                     f"job {job_id!r} is {old.status}"
                     + (f" and was already queued again as {old.requeued_as!r}" if old.requeued_as else "")
+                    + (" and was dismissed" if old.dismissed else "")
                     + "; only a job interrupted by a restart can be queued again")
             if self._closed:
                 raise RuntimeError("the job queue is closed")
@@ -360,7 +366,7 @@ class JobQueue:
             if job.status != INTERRUPTED:
                 raise NotInterrupted(f"job {job_id!r} is {job.status}, not interrupted")
             if job.id in self._interrupted:
-                job.message = f"{INTERRUPTED_MESSAGE}; dismissed"
+                job.message, job.dismissed = f"{INTERRUPTED_MESSAGE}; dismissed", True
                 self._retire_interrupted(job)
                 self._save_state_quietly()
 
@@ -591,7 +597,7 @@ class JobQueue:
                 except (KeyError, TypeError, ValueError):
                     continue  # one damaged record must not cost the others
                 self._jobs[job.id] = job
-                if job.status == INTERRUPTED and job.requeued_as is None:
+                if job.status == INTERRUPTED and job.requeued_as is None and not job.dismissed:
                     self._keep_interrupted(job)
                 else:
                     self._remember(job)

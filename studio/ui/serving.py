@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import tempfile
 import threading
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 
@@ -27,6 +29,8 @@ class MediaCache:
 
     def __init__(self, kept: int = SERVED_KEPT) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="previz-served-"))
+        self._remove = weakref.finalize(self, shutil.rmtree, str(self.root), True)
+        """Removes the folder on close(), when the cache is collected, or at interpreter exit."""
         self._kept = kept
         self._entries: OrderedDict[str, Path] = OrderedDict()
         self._lock = threading.Lock()
@@ -77,4 +81,18 @@ class MediaCache:
         return str(target)
 
     def close(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        self._remove()
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM a normal stop: KeyboardInterrupt in the main thread, as Ctrl-C is.
+
+    Why: SIGTERM's default action ends the process at once, so no ``finally`` and no exit
+    handler runs and the served-copies folder stays in the temp folder for good (every
+    ``systemctl stop`` or ``docker stop`` left one). Gradio's ``block_thread`` already turns
+    KeyboardInterrupt into a clean server close. Call it from the main thread, before serving.
+    """
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
