@@ -90,3 +90,30 @@ def ffprobe(path: Path, stream: str = "v:0") -> dict[str, str]:
     ).stdout
     return dict(line.split("=", 1) for line in output.strip().splitlines() if "=" in line)
 
+
+
+def video_packets(path: Path) -> list[bytes]:
+    """The first video stream's H.264 packets in file order (PyAV), without the in-band SPS/PPS
+    that ffmpeg's concat demuxer inserts before IDR frames (NAL types 7 and 8; 4-byte lengths)."""
+    import av
+
+    packets = []
+    with av.open(str(path)) as container:
+        for packet in container.demux(video=0):
+            data, position, kept = bytes(packet), 0, b""
+            while position + 4 <= len(data):
+                size = int.from_bytes(data[position:position + 4], "big")
+                unit = data[position:position + 4 + size]
+                if unit[4:5] and unit[4] & 0x1F not in (7, 8):
+                    kept += unit
+                position += 4 + size
+            if packet.size:
+                packets.append(kept)
+    return packets
+
+
+def copied_frames(out: Path, sources: list[Path]) -> int:
+    """How many of ``out``'s video packets are byte for byte packets of the source takes: frames
+    that were stream-copied, not decoded and encoded again."""
+    source_packets = {packet for source in sources for packet in video_packets(source)}
+    return sum(packet in source_packets for packet in video_packets(out))

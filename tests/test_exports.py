@@ -20,7 +20,7 @@ from studio.services.export import EXPORT_FORMATS, ExportError, ExportOptions, e
 from studio.compositor import Compositor
 from studio.services.takes import attach_media
 from studio.timeline import ExportCancelled, build_timeline, frame_recipes
-from tests.exportkit import H, W, edit, ffprobe, identify, make_project, write_tone
+from tests.exportkit import H, W, copied_frames, edit, ffprobe, identify, make_project, write_tone
 
 
 def test_cut_only_mp4_is_stream_copied_and_frame_exact(tmp_path: Path) -> None:
@@ -32,6 +32,8 @@ def test_cut_only_mp4_is_stream_copied_and_frame_exact(tmp_path: Path) -> None:
     assert int(info["nb_read_frames"]) == 75 and float(info["duration"]) == pytest.approx(75 / 24, abs=1e-3)
     frames = read_video(path)
     assert [identify(f) for f in frames] == [(0, i) for i in range(30)] + [(1, i) for i in range(20)] + [(2, i) for i in range(25)]
+    takes = [project.resolve(shot.chosen().path) for shot in project.load().shots]
+    assert copied_frames(path, takes) == 75  # every frame's packet is the take's own: nothing re-encoded
     with open(path, "rb") as handle:  # +faststart: the index comes before the media data
         head = handle.read(4096)
     assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
