@@ -9,8 +9,8 @@
            zoompan's z/x/y expressions are derived from our homographies). Mean and max, pixels.
 
 Moves: zoom_in (x1.6, linear) and truck_right (linear) at intensity 1, keyframe at twice the
-output size. Medians of --runs runs. The CPU is shared with other work, so compare the ratios
-measured in one run rather than absolute numbers.
+output size. Medians of --runs runs. Absolute numbers move with the machine's load (the load average is
+printed before and after), so compare the ratios measured in one run.
     python benchmarks/bench_animatic.py [--sizes 832x480,1280x720] [--frames 120] [--runs 3]
 """
 
@@ -230,8 +230,8 @@ def main() -> None:
         "",
         f"`python benchmarks/bench_animatic.py --runs {args.runs} --frames {args.frames}`; {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, OpenCV {cv2.__version__}. Load average "
-        f"{load_before:.1f} before / {load_after:.1f} after: other helpers were using the same 2 cores during the "
-        "run, so absolute fps are low and noisy; the ratios (same run, same input) are what to compare.",
+        f"{load_before:.1f} before / {load_after:.1f} after on {os.cpu_count()} cores: above the core count, absolute "
+        "fps are low and noisy; the ratios (same run, same input) are what to compare.",
         "",
         f"Same move, same keyframe (2x the output size), {args.frames} frames, medians of {args.runs} runs. "
         "Render only = frames in memory (zoompan: piped out as raw RGB); + encode = H.264 with TAKE_ENCODING "

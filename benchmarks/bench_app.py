@@ -7,7 +7,7 @@ Each number is printed beside a reference measured in the same run on the same m
 - queue: render_shot of one small shot through the JobQueue, vs render_shot called directly.
 
 Run: python benchmarks/bench_app.py [--runs N]. Writes benchmarks/results/app.md.
-Other work shares these 2 CPU cores, so absolute times are noisy: read the ratios.
+Absolute times move with the machine's load (the load average is printed): read the ratios.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def main() -> int:
     lines = [
         "## App (issue 6): start, edit round trip, queue overhead", "",
         f"Machine: {machine}; medians of {args.runs} starts, {args.runs * 10} edits, {args.runs * 3} renders. "
-        "Other jobs shared the CPU: compare the ratios.", "",
+        f"Load average {os.getloadavg()[0]:.1f}: compare the ratios.", "",
         "| measure | ours | reference | reference time | ratio |", "|---|---|---|---|---|",
     ]
     for name, ours, reference_name, reference in rows:

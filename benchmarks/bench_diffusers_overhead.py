@@ -5,7 +5,7 @@ For each family, the same pipeline object (already loaded) is called twice ways,
   ours: backend.generate(request) -- task choice, shape planning, prompt + camera phrase,
         per-step progress/cancel callback, uint8 conversion, resize + retime, metadata.
 Both make the same frames at the same size, so ours/raw is the price of the app layer.
-Medians of several runs; other processes share this CPU, so the ratio (same run) is what counts.
+Medians of several runs; absolute times move with the machine's load, so the ratio (same run) is what counts.
 
     python benchmarks/bench_diffusers_overhead.py [--runs 7]
 """

@@ -7,8 +7,8 @@
   re-export:     20 shots with dissolves and burn-ins: full export (empty cache) vs re-export
                  after one card's title changed (only that shot's pieces are encoded again)
 
-Medians of --runs runs (moviepy: one run, it is slow). The CPU is shared with other work, so
-compare the ratios measured in one run rather than absolute seconds.
+Medians of --runs runs (moviepy: one run, it is slow). Absolute seconds move with the machine's load
+(the load average is printed), so compare the ratios measured in one run.
     python benchmarks/bench_export.py [--sizes 832x480,1280x720] [--runs 3] [--no-moviepy]
 """
 
@@ -168,7 +168,7 @@ def main() -> None:
             rows += bench_size(width, height, args.runs, not args.no_moviepy, work)
         rows.append(bench_reexport(*sizes[0], args.runs, work))
     lines = [
-        f"Machine: {platform.machine()}, {__import__('os').cpu_count()} cores (shared with other jobs), "
+        f"Machine: {platform.machine()}, {__import__('os').cpu_count()} cores, load average {__import__('os').getloadavg()[0]:.1f}, "
         f"{SHOTS} shots x {FRAMES} frames at {FPS} fps, median of {args.runs} runs.",
         "",
         "| case | ours (s) | reference | reference (s) | ours / reference |",
