@@ -117,3 +117,14 @@ def test_recover_restores_a_deleted_board_json(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert Project.open(tmp_path / "p").load().title == "Kept"
     assert studio("recover", str(tmp_path)).returncode == 1
+
+
+def test_building_the_parser_imports_no_heavy_library() -> None:
+    """`studio info` and `studio --help` start fast: the parser loads no OpenCV, reportlab,
+    OpenTimelineIO, PyAV, numpy, torch or Gradio (each command imports what it drives)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from studio.cli import build_parser; build_parser(); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'cv2', 'reportlab', 'opentimelineio', 'av', 'numpy', 'torch', 'gradio', 'PIL'}))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from studio.exporters.base import ExportContext, Exporter
 
@@ -15,6 +14,8 @@ LAYOUTS = {2: (2, 1), 4: (2, 2), 6: (3, 2)}
 
 def write(context: ExportContext, out: Path) -> None:
     """One panel per segment, from ``context.stills()``; panel headings read "SHOT 3 - Harbour"."""
+    from xml.sax.saxutils import escape
+
     from PIL import Image
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle

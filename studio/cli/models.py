@@ -11,10 +11,11 @@ import sys
 import time
 from typing import TextIO
 
+from studio.cli.errors import CommandError
 from studio.models import TASK_NAMES, ModelError, download_model, list_models
 
 
-def register_models(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction) -> None:
     models = commands.add_parser("models", help="list the diffusion models and download weights")
     actions = models.add_subparsers(title="actions", metavar="ACTION")
     listing = actions.add_parser("list", help="every known model and whether its weights are on disk (offline)")
@@ -53,8 +54,6 @@ def cmd_models_download(args: argparse.Namespace, err: TextIO | None = None) -> 
     try:
         folder = download_model(args.model, progress=bar, cache_dir=args.cache_dir)
     except ModelError as error:
-        from studio.cli import CommandError
-
         raise CommandError(str(error)) from None
     bar.finish()
     print(f"{args.model}: ready at {folder}")
