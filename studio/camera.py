@@ -205,11 +205,6 @@ class CameraPath:
     def column(self, name: str) -> np.ndarray:
         return self.params[:, PARAMS.index(name)]
 
-    @property
-    def is_static(self) -> bool:
-        """True when every frame's camera is the same (identical frames)."""
-        return bool(np.all(self.params == self.params[:1]))
-
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data: the moves, units and one list per parameter, for take sidecars."""
         return {

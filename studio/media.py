@@ -54,33 +54,6 @@ def write_video(path: Path, frames: np.ndarray, fps: FrameRate) -> None:
     write_video_stream(path, iter(frames), width, height, fps)
 
 
-@dataclass(frozen=True)
-class VideoInfo:
-    width: int
-    height: int
-    frames: int
-    fps: FrameRate
-
-
-def probe_video(path: Path) -> VideoInfo:
-    """Size, exact frame count and rate of a video, by decoding it (PyAV)."""
-    import av  # local: only readers of existing videos pay for the import
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.base_rate
-            count = sum(1 for _ in container.demux(stream) if _.size)
-            return VideoInfo(
-                width=stream.codec_context.width,
-                height=stream.codec_context.height,
-                frames=count,
-                fps=FrameRate(rate.numerator, rate.denominator) if rate else FrameRate(24),
-            )
-    except (av.FFmpegError, IndexError, OSError) as error:
-        raise MediaError(f"{path.name}: not a readable video ({error})") from None
-
-
 def read_video(path: Path, max_frames: int | None = None) -> np.ndarray:
     """Decode a video to RGB uint8 frames (T, H, W, 3)."""
     import av

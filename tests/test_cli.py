@@ -81,7 +81,7 @@ def test_validate_reports_missing_files_and_recover_restores_a_corrupt_board(tmp
 
 
 def test_render_every_sample_card_and_export_every_format_through_the_cli(tmp_path: Path) -> None:
-    from studio.media import probe_video
+    from studio.media import probe_stream
 
     assert studio("new", str(tmp_path / "film"), "--from-sample").returncode == 0
     result = studio("render", str(tmp_path / "film"), "--backend", "animatic")
@@ -91,7 +91,7 @@ def test_render_every_sample_card_and_export_every_format_through_the_cli(tmp_pa
     for shot in board.shots:
         take = shot.chosen()
         assert take is not None and take.path in result.stdout
-        info = probe_video(project.resolve(take.path))
+        info = probe_stream(project.resolve(take.path))
         assert (info.frames, info.width, info.height) == (shot.duration, board.width, board.height)
     again = studio("render", str(project.root), "--shot", board.shots[0].id, "--seed", "5")
     assert again.returncode == 0, again.stderr
@@ -106,7 +106,7 @@ def test_render_every_sample_card_and_export_every_format_through_the_cli(tmp_pa
         result = studio("export", str(project.root), "--format", fmt, "--burn-ins", "all")
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == str(project.exports_dir / name)
-    assert probe_video(project.exports_dir / "animatic.mp4").frames == board.total_frames
+    assert probe_stream(project.exports_dir / "animatic.mp4").frames == board.total_frames
 
 
 def test_recover_restores_a_deleted_board_json(tmp_path: Path) -> None:

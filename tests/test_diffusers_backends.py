@@ -567,13 +567,13 @@ def test_cli_models_download_draws_progress(monkeypatch: pytest.MonkeyPatch, tmp
 
 def test_render_service_makes_a_take_with_the_wan_backend(wan_t2v_dir: Path, tmp_path: Path) -> None:
     from studio.board import Board, Shot
-    from studio.media import probe_video
+    from studio.media import probe_stream
     from studio.services.render import render_shot
     from studio.storage import Project
 
     board = Board(width=32, height=32, shots=(Shot(id="s1", prompt="a ship at sea", duration=12),))
     project = Project.create(tmp_path / "film", board)
     take = render_shot(project, "s1", backend="wan", settings={"model": str(wan_t2v_dir)}, options=opts())
-    info = probe_video(project.resolve(take.path))
+    info = probe_stream(project.resolve(take.path))
     assert (info.frames, info.width, info.height) == (12, 32, 32)
     assert take.backend == "wan" and project.load().shot("s1").chosen_take == take.id

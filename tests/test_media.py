@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from studio.board import FrameRate
-from studio.media import MediaError, probe_video, read_last_frame, read_video, write_json_atomic, write_video
+from studio.media import MediaError, probe_stream, read_last_frame, read_video, write_json_atomic, write_video
 
 
 def gradient_frames(count: int = 10, height: int = 32, width: int = 48) -> np.ndarray:
@@ -22,7 +22,7 @@ def gradient_frames(count: int = 10, height: int = 32, width: int = 48) -> np.nd
 def test_write_then_read_keeps_frame_count_size_and_rate(tmp_path: Path) -> None:
     frames = gradient_frames()
     write_video(tmp_path / "a.mp4", frames, FrameRate(30000, 1001))
-    info = probe_video(tmp_path / "a.mp4")
+    info = probe_stream(tmp_path / "a.mp4")
     assert (info.frames, info.width, info.height, info.fps) == (10, 48, 32, FrameRate(30000, 1001))
     decoded = read_video(tmp_path / "a.mp4")
     assert decoded.shape == frames.shape
@@ -55,7 +55,7 @@ def test_two_threads_writing_one_take_path_give_one_whole_file(tmp_path: Path) -
     for thread in threads:
         thread.join()
     assert errors == []
-    assert probe_video(target).frames == 24
+    assert probe_stream(target).frames == 24
     assert [p.name for p in tmp_path.iterdir()] == ["same.mp4"]
 
 

@@ -12,7 +12,7 @@ import pytest
 from studio.backends import BackendCache
 from studio.backends.base import Clip, GenerationCancelled, GenerationError, ShotRequest
 from studio.board import Keyframe
-from studio.media import probe_video, read_video
+from studio.media import probe_stream, read_video
 from studio.services.render import render_board, render_shot
 from studio.storage import Project
 
@@ -56,7 +56,7 @@ def test_render_board_makes_one_playable_take_per_shot(small_project: Project) -
     assert len(takes) == len(board.shots)
     for shot, take in zip(board.shots, takes):
         assert shot.chosen_take == take.id and shot.seed == take.seed
-        info = probe_video(small_project.resolve(take.path))
+        info = probe_stream(small_project.resolve(take.path))
         assert (info.frames, info.width, info.height) == (shot.duration, board.width, board.height)
         sidecar = json.loads(small_project.resolve(take.sidecar_path).read_text())
         assert sidecar["seed"] == shot.seed and sidecar["backend"] == "animatic"

@@ -68,7 +68,7 @@ def test_first_start_opens_a_copy_of_the_sample_board(server):
 def test_three_shot_board_render_pick_takes_and_export(client):
     import opentimelineio as otio
 
-    from studio.media import probe_video
+    from studio.media import probe_stream
 
     project, ids = new_board(client, "api film", 3)
     board = client.predict(project, api_name="/load_board")
@@ -91,10 +91,10 @@ def test_three_shot_board_render_pick_takes_and_export(client):
     for shot in on_disk.shots:
         take = shot.chosen()
         assert take is not None and (Path(project) / take.path).is_file()
-        assert probe_video(Path(project) / take.path).frames == shot.duration
+        assert probe_stream(Path(project) / take.path).frames == shot.duration
 
     mp4 = Path(client.predict(project, "mp4", api_name="/export"))
-    info = probe_video(mp4)
+    info = probe_stream(mp4)
     assert info.frames == on_disk.total_frames == 6 + 7 + 8
     assert (info.width, info.height) == (96, 64)
 

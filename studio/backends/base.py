@@ -16,9 +16,10 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from studio.board import CameraMove, FrameRate
+from studio.common import Progress
 
-ProgressCallback = Callable[[int, int, str], None]
-"""``progress(done, total, message)``: called by a backend as work advances (frames or steps)."""
+ProgressCallback = Progress
+"""The one progress type (studio.common.Progress) under the name jobs and older code import."""
 
 
 class GenerationError(RuntimeError):
@@ -94,7 +95,7 @@ class Backend(Protocol):
     def generate(
         self,
         request: ShotRequest,
-        progress: ProgressCallback,
+        progress: Progress,
         cancel: threading.Event,
     ) -> Clip:
         """Make exactly ``request.num_frames`` frames at ``request.width`` x ``request.height``.

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.media import probe_video
+from studio.media import probe_stream
 from studio.services.export import export_board
 from studio.services.render import render_shot
 from studio.storage import Project
@@ -61,11 +61,11 @@ def check_whole(project: Project, last_saved: int) -> None:
     assert board.title in (f"edit {last_saved}", f"edit {last_saved + 1}"), board.title
     for shot in board.shots:
         for take in shot.takes:
-            info = probe_video(project.resolve(take.path))
+            info = probe_stream(project.resolve(take.path))
             assert info.frames == take.frames == shot.duration, f"take {take.path} is not whole"
     exported = project.exports_dir / "animatic.mp4"
     if exported.exists():
-        assert probe_video(exported).frames == board.total_frames
+        assert probe_stream(exported).frames == board.total_frames
     otio_file = project.exports_dir / "board.otio"
     if otio_file.exists():
         import opentimelineio as otio
@@ -89,9 +89,9 @@ def test_kill_9_during_autosave_render_and_export_leaves_a_whole_project(tmp_pat
 
     # restart: the same services work on the folder the killed process left
     take = render_shot(project, "s1", seed=7)
-    assert probe_video(project.resolve(take.path)).frames == 6
+    assert probe_stream(project.resolve(take.path)).frames == 6
     out = export_board(project, "mp4")
-    assert probe_video(out).frames == project.load().total_frames
+    assert probe_stream(out).frames == project.load().total_frames
 
 
 def test_a_half_written_take_or_export_is_never_taken_for_a_whole_one(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from studio.backends import BackendCache
-from studio.media import probe_video
+from studio.media import probe_stream
 from studio.services.export import export_board
 from studio.services.jobs import DONE, JobNotFound, JobQueue
 from studio.services.render import render_shot
@@ -133,7 +133,7 @@ def test_two_exports_to_the_same_name_at_once_leave_a_whole_file(tmp_path: Path)
         for thread in threads:
             thread.join()
         assert errors == []
-        assert probe_video(out).frames in totals, f"round {round_}: a mix of two exports"
+        assert probe_stream(out).frames in totals, f"round {round_}: a mix of two exports"
         assert partial_files(out.parent) == []
 
 
@@ -146,7 +146,7 @@ def test_two_exports_at_once_give_two_whole_files(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     total = first.load().total_frames
-    assert [probe_video(out).frames for out in outs] == [total, total]
+    assert [probe_stream(out).frames for out in outs] == [total, total]
 
 
 @pytest.mark.slow
