@@ -22,17 +22,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     new.add_argument("--from-sample", action="store_true", help="start from a copy of the sample board")
     new.set_defaults(run=cmd_new)
 
-    info = commands.add_parser("info", help="shots, durations and running time")
-    info.add_argument("dir", type=Path)
-    info.set_defaults(run=cmd_info)
-
-    validate = commands.add_parser("validate", help="check board.json and every file it names")
-    validate.add_argument("dir", type=Path)
-    validate.set_defaults(run=cmd_validate)
-
-    recover = commands.add_parser("recover", help="restore the newest loadable backup of board.json")
-    recover.add_argument("dir", type=Path)
-    recover.set_defaults(run=cmd_recover)
+    for name, run, help in (
+        ("info", cmd_info, "shots, durations and running time"),
+        ("validate", cmd_validate, "check board.json and every file it names"),
+        ("recover", cmd_recover, "restore the newest loadable backup of board.json"),
+    ):
+        command = commands.add_parser(name, help=help)
+        command.add_argument("dir", type=Path)
+        command.set_defaults(run=run)
 
     pack = commands.add_parser("pack", help="write the project to one .zip file to share or keep")
     pack.add_argument("dir", type=Path)
