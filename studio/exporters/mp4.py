@@ -228,41 +228,51 @@ def write_mp4(context: ExportContext, out: Path, preview_width: int | None = Non
     pieces = plan_pieces(timeline, recipes, _reference_extradata(timeline, cache_dir))
     hashes: dict[Path, str] = {}
     files: list[Path] = []
+    scratch: list[Path] = []
     done = 0
-    with Compositor(timeline, style) as compositor:
-        for piece in pieces:
-            if is_cancelled():
-                raise ExportCancelled("export cancelled")
-            length = piece.stop - piece.start
-            if piece.kind == "copy":
-                segment = timeline.segments[piece.segment]
-                assert segment.path is not None and segment.info is not None
-                stop = piece.source_start + length
-                if piece.source_start == 0 and stop == segment.info.frames:
-                    files.append(segment.path)
+    try:
+        with Compositor(timeline, style) as compositor:
+            for piece in pieces:
+                if is_cancelled():
+                    raise ExportCancelled("export cancelled")
+                length = piece.stop - piece.start
+                if piece.kind == "copy":
+                    segment = timeline.segments[piece.segment]
+                    assert segment.path is not None and segment.info is not None
+                    stop = piece.source_start + length
+                    if piece.source_start == 0 and stop == segment.info.frames:
+                        files.append(segment.path)
+                    else:
+                        path = cache_dir / f"copy-{_copy_key(segment, piece.source_start, stop)[:32]}.mp4"
+                        if not path.exists():
+                            copy_video_range(segment.path, path, piece.source_start, stop)
+                        _touch(path)
+                        files.append(path)
+                    message = f"copied shot {segment.number}"
                 else:
-                    path = cache_dir / f"copy-{_copy_key(segment, piece.source_start, stop)[:32]}.mp4"
-                    if not path.exists():
-                        copy_video_range(segment.path, path, piece.source_start, stop)
-                    _touch(path)
+                    piece_recipes = recipes[piece.start:piece.stop]
+                    path = cache_dir / f"render-{_render_key(timeline, style, piece_recipes, hashes)[:32]}.mp4"
+                    if any(timeline.segments[layer.segment].slate_take for recipe in piece_recipes for layer in recipe.layers):
+                        # a slate take with its current number: cheap to draw, and kept out of the
+                        # cache so each new slate take does not leave a piece behind
+                        path = partial_path(path)
+                        scratch.append(path)
+                    if path.exists():
+                        _touch(path)
+                    elif _native_source(timeline, piece_recipes) is not None:
+                        segment = timeline.segments[piece_recipes[0].layers[0].segment]
+                        assert segment.path is not None
+                        transcode_range(segment.path, path, piece_recipes[0].layers[0].frame, length, timeline.fps)
+                    else:
+                        write_video_stream(path, compositor.frames(piece_recipes, is_cancelled), timeline.width, timeline.height, timeline.fps)
                     files.append(path)
-                message = f"copied shot {segment.number}"
-            else:
-                piece_recipes = recipes[piece.start:piece.stop]
-                path = cache_dir / f"render-{_render_key(timeline, style, piece_recipes, hashes)[:32]}.mp4"
-                if path.exists():
-                    _touch(path)
-                elif _native_source(timeline, piece_recipes) is not None:
-                    segment = timeline.segments[piece_recipes[0].layers[0].segment]
-                    assert segment.path is not None
-                    transcode_range(segment.path, path, piece_recipes[0].layers[0].frame, length, timeline.fps)
-                else:
-                    write_video_stream(path, compositor.frames(piece_recipes, is_cancelled), timeline.width, timeline.height, timeline.fps)
-                files.append(path)
-                message = f"rendered frames {piece.start}-{piece.stop - 1}"
-            done += length
-            report(done, total, message)
-    _join(timeline, files, out, cache_dir, preview_width, is_cancelled)
+                    message = f"rendered frames {piece.start}-{piece.stop - 1}"
+                done += length
+                report(done, total, message)
+            _join(timeline, files, out, cache_dir, preview_width, is_cancelled)
+    finally:
+        for path in scratch:
+            path.unlink(missing_ok=True)
     prune_cache(cache_dir)
 
 
