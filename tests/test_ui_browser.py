@@ -1,8 +1,9 @@
-"""The studio in a real browser: Debian's chromium driven by Playwright (never `playwright install`).
+"""The storyboard wall in a real browser: Debian's chromium driven by Playwright (never
+`playwright install`), used the way a person does: clicks, typing, keys, drag and drop, two
+browser contexts on one project, a reload while renders run.
 
-One walk through what a new user does: open the app, add a card, type a prompt, pick a camera
-move, generate, watch the take play in the card, reorder, export and download. The full-page
-screenshot it takes is the one the README shows (docs/screenshot.png).
+Every page fails its test on any HTTP 5xx response or any error toast. The screenshot of the
+main walk is the one the README shows (docs/screenshot.png).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from studio.board import Shot
 from studio.storage import Project
 
 from conftest import free_port
@@ -21,18 +23,21 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 TIMEOUT_MS = 60_000
+SCREEN = {"width": 1440, "height": 900}
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def small_sample(home: Path) -> Project:
-    """The sample board's first three shots, smaller and shorter, in a folder of its own."""
+    """The sample board's shots (14 of them: the 7 twice), smaller and shorter, in a folder of its own."""
     from studio.services.workspace import Workspace
 
     project = Workspace(home).first_project()
     project.update(lambda b: b.replace(
         width=320, height=192,
-        shots=tuple(s.replace(duration=24, takes=(), chosen_take=None, continuity=False) for s in b.shots[:3]),
+        shots=tuple(s.replace(duration=12, takes=(), chosen_take=None, continuity=False,
+                              keyframes=tuple(k for k in s.keyframes if k.role == "first")) for s in b.shots)
+        + tuple(Shot(id=f"extra{i}", title=f"Extra {i}", duration=12) for i in range(7)),
     ))
     return project
 
@@ -45,12 +50,12 @@ def app(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("previz-home")
     project = small_sample(home)
-    studio, demo, url = start(ServeOptions(project=project.root, port=free_port(), home=home), quiet=True)
+    services, demo, url = start(ServeOptions(project=project.root, port=free_port(), home=home), quiet=True)
     try:
         yield project, url
     finally:
         demo.close()
-        studio.close()
+        services.close()
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +69,52 @@ def browser():
             chromium.close()
 
 
-def card_titles(page) -> list[str]:
-    return [text.split(". ", 1)[1] for text in page.locator(".shot-card h3").all_inner_texts()]
+class Tab:
+    """One browser context on the app, recording every 5xx response and error toast."""
+
+    def __init__(self, browser, url: str) -> None:
+        self.context = browser.new_context(viewport=SCREEN, accept_downloads=True)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.errors: list[str] = []
+        self.page.on("response", lambda r: self.errors.append(f"{r.status} {r.url}") if r.status >= 500 else None)
+        self.url = url
+        self.open()
+
+    def open(self) -> None:
+        self.page.goto(self.url)
+        self.page.wait_for_selector(".panel")
+        self.page.wait_for_function("document.querySelector('#save-indicator').innerText.includes('saved')")
+
+    def field(self, name: str):
+        return self.page.locator(f"#insp-{name} input, #insp-{name} textarea").first
+
+    def panel(self, index: int):
+        return self.page.locator(".panel").nth(index)
+
+    def select(self, index: int) -> None:
+        self.panel(index).click()
+        number = index + 1
+        self.page.wait_for_function(f"document.querySelector('#inspector-heading').innerText.includes('Shot {number}')")
+
+    def tab(self, name: str) -> None:
+        self.page.locator("#inspector-tabs").get_by_role("tab", name=name).click()
+
+    def choose(self, name: str, option: str) -> None:
+        self.page.locator(f"#insp-{name} input").click()
+        self.page.get_by_role("option", name=option, exact=True).click()
+
+    def check_clean(self) -> None:
+        toasts = self.page.locator(".toast-body.error").all_inner_texts()
+        assert self.errors == [] and toasts == [], (self.errors, toasts)
+
+    def close(self) -> None:
+        self.check_clean()
+        self.context.close()
+
+
+def board(project: Project):
+    return Project.open(project.root).load()
 
 
 def wait_for(condition, timeout: float = 60.0, what: str = "condition"):
@@ -74,101 +123,231 @@ def wait_for(condition, timeout: float = 60.0, what: str = "condition"):
         value = condition()
         if value:
             return value
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_build_generate_reorder_export_in_the_browser(app, browser, tmp_path):
+def test_the_wall_shows_a_screen_of_panels_and_the_inspector_edits_the_selected_one(app, browser):
     project, url = app
-    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page.set_default_timeout(TIMEOUT_MS)
-    server_errors: list[str] = []
-    page.on("response", lambda response: server_errors.append(f"{response.status} {response.url}")
-            if response.status >= 500 else None)
-    page.goto(url)
-    page.wait_for_selector(".shot-card")
-    assert page.locator(".shot-card").count() == 3
+    tab = Tab(browser, url)
+    page = tab.page
+    assert page.locator(".panel").count() == 14
+    visible = page.evaluate("[...document.querySelectorAll('.panel')].filter(p => {"
+                            " const r = p.getBoundingClientRect(); return r.bottom <= innerHeight && r.top >= 0; }).length")
+    assert visible >= 12, f"only {visible} panels fit on a 1440x900 screen"
+    tab.select(1)
+    second = board(project).shots[1]
+    assert tab.field("title").input_value() == second.title
 
-    # Add a card, type a prompt, pick a camera move.
-    page.click("#add-shot")
-    page.wait_for_function("document.querySelectorAll('.shot-card').length === 4")
-    new_id = Project.open(project.root).load().shots[3].id
-    card = page.locator(f"#card-{new_id}")
-    card.locator(".card-prompt textarea").fill("a lighthouse beam sweeps the fog")
-    card.locator(".card-prompt textarea").blur()
-    card.locator(".card-move input").click()
-    page.get_by_role("option", name="dolly_in", exact=True).click()
-    wait_for(lambda: Project.open(project.root).load().shot(new_id).camera[0].move == "dolly_in",
-             what="the camera move to be saved")
-    shot = Project.open(project.root).load().shot(new_id)
-    assert shot.prompt == "a lighthouse beam sweeps the fog"
-
-    # Generate; the take appears in the card and plays.
-    card.locator(".card-generate").click()
-    wait_for(lambda: Project.open(project.root).load().shot(new_id).chosen_take, what="the take")
-    video = page.locator(f"#card-{new_id} .card-video video")
-    video.wait_for(state="attached")
-    page.wait_for_function(
-        "id => { const v = document.querySelector(`#card-${id} .card-video video`);"
-        " return v && v.readyState >= 2 && v.duration > 0.5; }", arg=new_id)
-    page.evaluate(f"document.querySelector('#card-{new_id} .card-video video').muted = true")
-    page.evaluate(f"document.querySelector('#card-{new_id} .card-video video').play()")
-    page.wait_for_function(
-        f"document.querySelector('#card-{new_id} .card-video video').currentTime > 0.2")
-    src = video.get_attribute("src")
-    assert src and "/gradio_api/file=" in src and project.root.as_posix() not in src
-
-    # Reorder: the new card moves up one place, on screen and on disk.
-    card.locator(".card-up").click()
-    wait_for(lambda: Project.open(project.root).load().index_of(new_id) == 2, what="the move on disk")
-    page.wait_for_function(
-        "id => { const cards = [...document.querySelectorAll('.shot-card')];"
-        " return cards.length === 4 && cards[2].id === `card-${id}`; }", arg=new_id)
-
-    # Render the rest, then export and download the MP4 and the OTIO timeline.
-    page.click("#render-missing")
-    wait_for(lambda: all(s.chosen_take for s in Project.open(project.root).load().shots), timeout=90,
-             what="every shot to have a take")
-    page.wait_for_function("[...document.querySelectorAll('.shot-card .card-video video')]"
-                           ".filter(v => v.readyState >= 2).length === 4")
-    page.screenshot(path=str(REPO / "docs" / "screenshot.png"), full_page=True)
-    page.get_by_role("tab", name="Timeline").click()
-    page.wait_for_selector("#timeline-strip .seg")
-    assert page.locator("#timeline-strip .seg").count() == 4
-    page.click("#export-button")
-    links = page.locator("#export-files a")
-    wait_for(lambda: links.count() >= 2, timeout=90, what="download links")
-    names = []
-    for index in range(links.count()):
-        with page.expect_download() as download_info:
-            links.nth(index).click()
-        download = download_info.value
-        target = tmp_path / download.suggested_filename
-        download.save_as(target)
-        names.append(target.name)
-        assert target.stat().st_size > 100
-    assert "animatic.mp4" in names and "board.otio" in names
-
-    from studio.media import probe_video
-
-    board = Project.open(project.root).load()
-    assert probe_video(tmp_path / "animatic.mp4").frames == board.total_frames
-    # Regression: a poll listener inside @gr.render used to be hit after a re-render -> HTTP 500.
-    assert server_errors == []
-    page.close()
+    tab.field("title").fill("The keeper, framed by the window")
+    tab.field("title").press("Enter")
+    wait_for(lambda: board(project).shots[1].title == "The keeper, framed by the window", what="title saved")
+    page.wait_for_function("document.querySelectorAll('.panel')[1].innerText.includes('framed by the window')")
+    tab.choose("shot_size", "MCU")
+    tab.choose("angle", "low")
+    tab.field("lens_mm").fill("35")
+    tab.field("lens_mm").blur()
+    tab.choose("move-0", "dolly_in")
+    page.click("#add-move")
+    wait_for(lambda: len(board(project).shots[1].camera) == 2, what="a second camera move")
+    tab.choose("move-1", "pan_left")
+    shot = wait_for(lambda: (s := board(project).shots[1]).camera[1].move == "pan_left" and s.lens_mm == 35 and s, what="edits")
+    assert (shot.shot_size, shot.angle, shot.camera[0].move) == ("MCU", "low", "dolly_in")
+    page.wait_for_function("document.querySelectorAll('.panel')[1].innerText.includes('dolly in + pan left')")
+    tab.tab("Story")
+    tab.field("action").fill("He turns from the window.")
+    tab.field("action").blur()
+    tab.field("speaker").fill("Keeper")
+    tab.field("speaker").press("Enter")
+    wait_for(lambda: board(project).shots[1].speaker == "Keeper" and board(project).shots[1].action, what="story fields")
+    tab.close()
 
 
-def test_edit_refusal_shows_a_message_at_the_card(app, browser):
+def test_generate_pick_compare_and_delete_takes(app, browser):
+    # regression: the take picker was rendered disabled, so the newest take always won
     project, url = app
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url)
-    page.wait_for_selector(".shot-card")
+    tab = Tab(browser, url)
+    page = tab.page
+    tab.select(2)
+    shot_id = board(project).shots[2].id
+    page.locator("#take-count input").fill("3")
+    page.click("#generate-n")
+    wait_for(lambda: len(board(project).shot(shot_id).takes) == 3, timeout=90, what="three takes")
+    page.wait_for_function("document.querySelectorAll('.panel')[2].querySelector('.badge').innerText === 'done'")
+    tab.tab("Takes")
+    thumbs = page.locator("#take-strip .thumbnail-item")
+    wait_for(lambda: thumbs.count() == 3, what="three takes in the strip")
+    first_take = board(project).shot(shot_id).takes[0].id
+    thumbs.nth(0).click()
+    wait_for(lambda: board(project).shot(shot_id).chosen_take == first_take, what="the first take chosen")
+    page.wait_for_function("document.querySelector('#take-player video') !== null")
+
+    takes = board(project).shot(shot_id).takes
+    page.locator("#compare-a input").click()
+    page.get_by_role("option", name=f"T1 (seed {takes[0].seed})").click()
+    page.locator("#compare-b input").click()
+    page.get_by_role("option", name=f"T2 (seed {takes[1].seed})").click()
+    page.wait_for_function("document.querySelectorAll('#compare video').length === 2")
+    page.evaluate("document.querySelectorAll('#compare video')[0].play()")
+    page.wait_for_function("document.querySelectorAll('#compare video')[1].currentTime > 0.05")
+
+    page.click("#delete-take")
+    wait_for(lambda: len(board(project).shot(shot_id).takes) == 2, what="the take deleted")
+    page.click("#undo")
+    wait_for(lambda: len(board(project).shot(shot_id).takes) == 3, what="the delete undone")
+    tab.close()
+
+
+def test_typing_while_a_take_lands_and_a_new_keyframe_marks_the_take_stale(app, browser, tmp_path):
+    # regression: a take landing re-rendered every card and wiped text being typed
+    project, url = app
+    tab = Tab(browser, url)
+    page = tab.page
+    tab.select(4)
+    shot_id = board(project).shots[4].id
+    prompt = tab.field("prompt")
+    prompt.click()
+    prompt.fill("")
+    page.click("#generate")
+    prompt.click()
+    typed = "fog rolls in over the water while the boat"
+    for word in typed.split(" "):
+        prompt.type(word + " ", delay=20)
+    wait_for(lambda: board(project).shot(shot_id).chosen_take, timeout=90, what="the take")
+    time.sleep(2.5)  # several polls after the take landed
+    assert prompt.input_value() == typed + " "
+    prompt.blur()
+    wait_for(lambda: board(project).shot(shot_id).prompt == typed + " ", what="the prompt saved")
+    page.wait_for_function("document.querySelectorAll('.panel')[4].querySelector('.badge').innerText === 'stale'")
+
+    # a new keyframe shows up at once and marks the take stale; a refused one says so, briefly
+    tab.tab("Keyframes")
+    bad = tmp_path / "not-an-image.png"
+    bad.write_text("hello")
+    page.locator("#keyframe-upload input[type=file]").set_input_files(str(bad))
+    page.wait_for_function("document.querySelector('#save-indicator').innerText.includes('Keyframe refused')")
+    from PIL import Image
+
+    good = tmp_path / "frame.png"
+    Image.new("RGB", (64, 40), (10, 200, 30)).save(good)
+    page.locator("#keyframe-upload input[type=file]").set_input_files(str(good))
+    wait_for(lambda: board(project).shot(shot_id).keyframes, what="the keyframe")
+    page.wait_for_function("!document.querySelector('#save-indicator').innerText.includes('refused')")
+    page.wait_for_function("document.querySelectorAll('#keyframe-gallery img').length >= 1")
+    tab.close()
+
+
+def test_two_tabs_see_each_other_and_a_stale_edit_is_refused_not_saved(app, browser):
+    # regression: tab B never saw A's edits and wrote its stale values over them
+    project, url = app
+    a, b = Tab(browser, url), Tab(browser, url)
+    a.select(0)
+    b.select(0)
+    a.tab("Story")
+    a.field("notes").fill("from tab A")
+    a.field("notes").blur()
+    wait_for(lambda: board(project).shots[0].notes == "from tab A", what="A's notes")
+    b.tab("Story")
+    b.page.wait_for_function("document.querySelector('#insp-notes textarea').value === 'from tab A'", timeout=4000)
+    # B focuses the title and types; meanwhile A saves a new title; B's save is refused
+    a.tab("Shot")
+    b.tab("Shot")
+    b.field("title").click()
+    b.field("title").fill("B's title")
+    a.field("title").fill("A's title")
+    a.field("title").press("Enter")
+    wait_for(lambda: board(project).shots[0].title == "A's title", what="A's title")
+    time.sleep(1.5)
+    assert b.field("title").input_value() == "B's title"  # typing is never replaced under the cursor
+    b.field("title").press("Enter")
+    b.page.wait_for_function("document.querySelector('#save-indicator').innerText.includes('not saved')")
+    assert board(project).shots[0].title == "A's title"
+    assert b.field("title").input_value() == "A's title"
+    a.close()
+    b.close()
+
+
+def test_reorder_multiselect_undo_redo_and_reload_mid_render(app, browser):
+    project, url = app
+    tab = Tab(browser, url)
+    page = tab.page
+    ids = [s.id for s in board(project).shots]
+    tab.select(0)
+    page.wait_for_timeout(300)
+    page.locator(".wall").press("]")
+    wait_for(lambda: [s.id for s in board(project).shots][:2] == [ids[1], ids[0]], what="keyboard move")
+    page.keyboard.press("Control+z")
+    wait_for(lambda: [s.id for s in board(project).shots][:2] == ids[:2], what="undo by keyboard")
+    page.keyboard.press("Control+Shift+z")
+    wait_for(lambda: [s.id for s in board(project).shots][:2] == [ids[1], ids[0]], what="redo by keyboard")
+    page.keyboard.press("Control+z")
+    wait_for(lambda: [s.id for s in board(project).shots][:2] == ids[:2], what="undo again")
+
+    # drag the 4th panel onto the 1st
+    source, target = tab.panel(3).bounding_box(), tab.panel(0).bounding_box()
+    page.mouse.move(source["x"] + 40, source["y"] + 40)
+    page.mouse.down()
+    page.mouse.move(source["x"] + 60, source["y"] + 50, steps=4)
+    page.mouse.move(target["x"] + 8, target["y"] + 40, steps=8)
+    page.mouse.up()
+    wait_for(lambda: board(project).shots[0].id == ids[3], what="drag and drop")
+    page.wait_for_function(f"document.querySelector('.panel').dataset.id === '{ids[3]}'")
+    page.click("#undo")
+    wait_for(lambda: [s.id for s in board(project).shots] == ids, what="undo the drag")
+
+    # ctrl-click two panels, duplicate them, delete the copies
+    tab.panel(5).click()
+    tab.panel(6).click(modifiers=["Control"])
+    page.wait_for_function("document.querySelectorAll('.panel.selected').length === 2")
+    page.click("#duplicate-shots")
+    wait_for(lambda: len(board(project).shots) == len(ids) + 2, what="two copies")
+    page.click("#delete-shots")
+    wait_for(lambda: len(board(project).shots) == len(ids) + 1, what="a copy deleted")
+    page.click("#undo")
+    page.click("#undo")
+    wait_for(lambda: [s.id for s in board(project).shots] == ids, what="back to the original board")
+
+    # queue several renders, reload at once: the renders go on and the wall shows them
+    page.locator(".panel").nth(8).click()
+    page.locator(".panel").nth(9).click(modifiers=["Shift"])
+    page.click("#render-selected")
+    page.reload()
+    tab.open()
+    wait_for(lambda: all(s.chosen_take for s in board(project).shots[8:10]), timeout=90, what="renders after reload")
+    page.wait_for_function("[...document.querySelectorAll('.panel')].slice(8, 10).every(p => "
+                           "p.querySelector('.badge').innerText === 'done')")
+    page.screenshot(path=str(REPO / "docs" / "screenshot.png"))
+    tab.close()
+
+
+def test_a_refused_value_is_named_at_the_inspector_and_nothing_is_saved(app, browser):
+    project, url = app
+    tab = Tab(browser, url)
+    tab.select(0)
+    tab.field("seed_locked").check()
+    tab.page.wait_for_function("!document.querySelector('#insp-seed input').disabled")
     before = (project.root / "board.json").read_bytes()
-    first = Project.open(project.root).load().shots[0]
-    seed_box = page.locator(f"#card-{first.id} .card-seed input")
-    seed_box.fill("not a seed")
-    seed_box.press("Enter")
-    page.wait_for_selector(f"#card-{first.id} .card-error:has-text('Seed')")
+    tab.field("seed").fill("not a seed")
+    tab.field("seed").press("Enter")
+    tab.page.wait_for_function("document.querySelector('#save-indicator').innerText.includes('Seed')")
     assert (project.root / "board.json").read_bytes() == before
-    page.close()
+    tab.close()
+
+
+def test_new_project_with_a_taken_name_is_refused_and_recent_shows_titles(app, browser):
+    # regression: a second project with the same name silently became "name-2"
+    project, url = app
+    tab = Tab(browser, url)
+    page = tab.page
+    page.get_by_role("tab", name="Project").click()
+    page.locator("#new-name textarea, #new-name input").first.fill("Storm")
+    page.click("#new-project")
+    page.wait_for_function("document.querySelector('#header').innerText.includes('Storm')")
+    page.get_by_role("tab", name="Project").click()
+    page.locator("#new-name textarea, #new-name input").first.fill("Storm")
+    page.click("#new-project")
+    page.wait_for_function("document.querySelector('#project-error').innerText.includes('already exists')")
+    page.locator("#recent input").click()
+    options = page.get_by_role("option").all_inner_texts()
+    assert any("Storm" in option for option in options) and not any(o.startswith("/") for o in options)
+    tab.close()

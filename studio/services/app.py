@@ -1,31 +1,49 @@
-"""Everything one running app shares between its sessions: queue, backends, workspace, copies.
+"""Everything one running app shares between its users: queue, backends, workspace, board cache.
 
-One :class:`Studio` per app (made by server.py, never at module level), so two apps in one
-process (tests) never share a queue or a loaded model. Sessions hold only a project path and a
-session key; the project folder on disk is the truth, read through :meth:`Studio.board`.
+One :class:`StudioServices` per app (made by the server, never at module level), so two apps in
+one process (tests) never share a queue or a loaded model. Callers hold only a project path and
+an owner key (the login, or the browser session when there is no login); the project folder on
+disk is the truth, read through :meth:`StudioServices.board`.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from studio.backends import BackendCache
-from studio.board import Board
-from studio.services.jobs import JobQueue, JobView
-from studio.storage import Project, ProjectError
-from studio.ui.serving import MediaCache
+from studio.board import Board, Shot, Take
+from studio.board_codec import shot_to_dict
+from studio.services.fields import FieldError
+from studio.services.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobQueue, JobView
 from studio.services.workspace import Workspace
+from studio.storage import Project, ProjectError
 
 BOARD_CACHE_KEPT = 32
+SIDECAR_CACHE_KEPT = 2048
+RECENT_DONE_SECONDS = 30.0
+"""A finished job stays on its panel this long (then the panel shows the take)."""
 TEXT_TO_VIDEO_FREE = frozenset({"animatic"})
 """Backends that make a shot without a prompt (the animatic draws keyframes or a slate)."""
 
 
-class Studio:
+@dataclass(frozen=True)
+class PanelStatus:
+    """What a shot's panel badge says: none, queued, rendering, done, failed or stale."""
+
+    status: str
+    badge: str
+    detail: str = ""
+    progress: float = 0.0
+
+
+class StudioServices:
     """The app-wide services behind the UI and the HTTP API."""
 
     def __init__(self, workspace: Workspace, *, backend: str | None = None,
@@ -35,9 +53,14 @@ class Studio:
         self.backend_override = backend
         self.backends = backends or BackendCache(**({"device": device} if device else {}))
         self.jobs = jobs or JobQueue()
-        self.media = MediaCache()
-        self._boards: OrderedDict[Path, tuple[tuple[int, int], Board]] = OrderedDict()
+        self._boards: OrderedDict[Path, tuple[tuple[int, int, int], Board]] = OrderedDict()
+        self._sidecars: OrderedDict[tuple[str, int, int], dict[str, Any] | None] = OrderedDict()
         self._lock = threading.Lock()
+        self._on_close: list[Callable[[], None]] = []
+
+    def closing(self, cleanup: Callable[[], None]) -> None:
+        """Run ``cleanup`` when the app closes (the UI's served-copies folder, for one)."""
+        self._on_close.append(cleanup)
 
     # -- projects ------------------------------------------------------------------------
     def project(self, root: str | Path) -> Project:
@@ -62,51 +85,125 @@ class Studio:
                 self._boards.popitem(last=False)
         return board
 
+    # -- takes -----------------------------------------------------------------------------
+    def sidecar(self, project: Project, take: Take) -> dict[str, Any] | None:
+        """A take's JSON sidecar (None when missing or unreadable), read once per file version."""
+        try:
+            path = project.resolve(take.sidecar_path)
+            stat = path.stat()
+        except (ProjectError, OSError):
+            return None
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if key in self._sidecars:
+                return self._sidecars[key]
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            data = data if isinstance(data, dict) else None
+        except (OSError, ValueError):
+            data = None
+        with self._lock:
+            self._sidecars[key] = data
+            while len(self._sidecars) > SIDECAR_CACHE_KEPT:
+                self._sidecars.popitem(last=False)
+        return data
+
+    def is_slate(self, project: Project, take: Take) -> bool:
+        """A take the animatic drew as a slate: shown with the shot's current number, never its
+        baked picture (the number changes when shots move)."""
+        made = self.sidecar(project, take) or {}
+        generation = made.get("generation")
+        return isinstance(generation, dict) and generation.get("source") == "slate"
+
+    def stale_reasons(self, project: Project, shot: Shot, take: Take) -> list[str]:
+        """What changed on the shot since ``take`` was made: prompt, camera, keyframes, duration.
+
+        Empty when the take still matches (or when its sidecar cannot tell)."""
+        made = self.sidecar(project, take)
+        if made is None:
+            return []
+        card = shot_to_dict(shot)
+        reasons = []
+        if made.get("prompt") != shot.prompt or made.get("negative_prompt", shot.negative_prompt) != shot.negative_prompt:
+            reasons.append("prompt")
+        if made.get("camera") != card["camera"]:
+            reasons.append("camera")
+        if made.get("keyframes") != card["keyframes"]:
+            reasons.append("keyframes")
+        if made.get("frames") != shot.duration:
+            reasons.append("duration")
+        return reasons
+
+    def panel_status(self, project: Project, shot: Shot, jobs: list[JobView]) -> PanelStatus:
+        """The badge of one shot: its owner's newest job when it is running, queued, or just
+        ended; otherwise the chosen take (done or stale) or none."""
+        live = [job for job in jobs if job.shot_id == shot.id]
+        running = [job for job in live if job.status == RUNNING]
+        if running:
+            job = running[-1]
+            return PanelStatus("rendering", f"rendering {job.fraction:.0%}", job.message, job.fraction)
+        queued = [job for job in live if job.status == QUEUED]
+        if queued:
+            position = self.jobs.position(queued[0].id)
+            where = f" #{position + 1} in line" if position is not None else ""
+            return PanelStatus("queued", f"queued{where}", f"{len(queued)} take(s) waiting")
+        ended = [job for job in live if job.status in (FAILED, DONE, CANCELLED)]
+        if ended and ended[-1].status == FAILED and time.monotonic() - (ended[-1].finished or 0) < 600:
+            return PanelStatus("failed", "failed", ended[-1].error or "the render failed")
+        take = shot.chosen()
+        if take is None:
+            return PanelStatus("none", "no take", "press Generate")
+        reasons = self.stale_reasons(project, shot, take)
+        if reasons:
+            return PanelStatus("stale", "stale", f"the shot's {', '.join(reasons)} changed since this take was made")
+        return PanelStatus("done", "done", f"take {take.id}, seed {take.seed}")
+
     # -- generation ----------------------------------------------------------------------
     def check_renderable(self, board: Board, shot_id: str) -> None:
         """Refuse early what the backend would refuse after a wait in the queue."""
         shot = board.shot(shot_id)
         backend = self.backend_override or board.backend_for(shot)
         if backend not in TEXT_TO_VIDEO_FREE and not shot.keyframes and not shot.prompt.strip():
-            from studio.services.fields import FieldError
-
             raise FieldError("prompt", f"the {backend} backend makes a shot from text: write a prompt "
                                        "or upload a first keyframe")
 
-    def submit_render(self, session: str, project: Project, shot_id: str, *, seed: int | None = None,
+    def submit_render(self, owner: str, project: Project, shot_id: str, *, seed: int | None = None,
                       group: str | None = None, label: str = "") -> JobView:
-        """Queue one take of one shot on the shared lane."""
+        """Queue one take of one shot on the shared lane; it renders the shot as saved."""
         self.check_renderable(self.board(project), shot_id)
 
-        def run(progress, cancel):
+        def run(progress: Callable, cancel: threading.Event) -> Take:
             from studio.services.render import render_shot
 
             return render_shot(project, shot_id, backend=self.backend_override, seed=seed,
                                progress=progress, cancel=cancel, backends=self.backends)
 
-        return self.jobs.submit(session, run, kind="render", label=label or shot_id,
+        return self.jobs.submit(owner, run, kind="render", label=label or shot_id,
                                 shot_id=shot_id, project=str(project.root), group=group)
 
-    def submit_board(self, session: str, project: Project, *, only_missing: bool = True) -> list[JobView]:
-        """One job per shot, in board order, so other sessions' shots interleave fairly."""
+    def submit_shots(self, owner: str, project: Project, shot_ids: list[str] | None = None, *,
+                     only_missing: bool = False) -> list[JobView]:
+        """One job per shot, in board order, so other users' shots interleave fairly."""
         board = self.board(project)
-        todo = [s for s in board.shots if not (only_missing and s.chosen_take)]
+        wanted = None if shot_ids is None else set(shot_ids)
+        todo = [s for s in board.shots
+                if (wanted is None or s.id in wanted) and not (only_missing and s.chosen_take)]
         for shot in todo:
             self.check_renderable(board, shot.id)
-        group = f"board-{uuid.uuid4().hex[:8]}"
-        return [self.submit_render(session, project, shot.id, group=group,
+        group = f"batch-{uuid.uuid4().hex[:8]}"
+        return [self.submit_render(owner, project, shot.id, group=group,
                                    label=f"shot {board.index_of(shot.id) + 1}: {shot.title or shot.id}")
                 for shot in todo]
 
     # -- export --------------------------------------------------------------------------
-    def export(self, project: Project, fmt: str, options: dict[str, Any] | None = None,
-               warn: Callable[[str], None] | None = None) -> Path:
+    def export(self, project: Project, fmt: str, warn: Callable[[str], None] | None = None) -> Path:
         """One export file in the project's exports folder (the export service names it);
         ``warn`` hears what the export adjusted (takes conformed, slates shown)."""
         from studio.services.export import ExportOptions, export_board
 
-        return Path(export_board(project, fmt, None, ExportOptions(**(options or {})), warn=warn))
+        return Path(export_board(project, fmt, None, ExportOptions(), warn=warn))
 
     def close(self) -> None:
         self.jobs.close()
-        self.media.close()
+        for cleanup in self._on_close:
+            cleanup()

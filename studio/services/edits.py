@@ -209,15 +209,20 @@ def delete_take(project: Project, shot_id: str, take_id: str, actor: str = "") -
                  actor, "delete take")
 
 
-def set_keyframe(project: Project, shot_id: str, image: bytes, role: str = "first", frame: int = 0,
+def set_keyframe(project: Project, shot_id: str, image: bytes | Path, role: str = "first", frame: int = 0,
                  actor: str = "") -> Board:
     """Store an uploaded image (decoded and re-encoded; bombs and non-images refused) as one of
     the shot's keyframes, replacing the one of the same role (or a mid keyframe at that frame)."""
     if role not in KEYFRAME_ROLES:
         raise FieldError("role", f"must be one of {', '.join(KEYFRAME_ROLES)}, got {role!r}")
-    from studio.images import ImageError
+    from studio.images import MAX_BYTES, ImageError
 
     try:
+        if isinstance(image, Path):
+            size = image.stat().st_size  # checked before reading the file whole
+            if size > MAX_BYTES:
+                raise ImageError(f"{image.name}: {size / 1e6:.1f} MB is more than the {MAX_BYTES / 1e6:.0f} MB upload limit")
+            image = image.read_bytes()
         relative = project.import_keyframe(image)
     except ImageError as error:
         raise FieldError("keyframe", str(error)) from None

@@ -66,6 +66,15 @@ class Workspace:
             payload = json.dumps({"recent": items[:RECENT_KEPT]}, indent=2).encode()
             write_atomic(self.home / RECENT_FILE, payload)
 
+    def label(self, folder: str) -> str:
+        """How a recent project is listed: its board title and folder name, not a bare path."""
+        try:
+            title = json.loads((Path(folder) / "board.json").read_text(encoding="utf-8")).get("title")
+        except (OSError, ValueError, AttributeError):
+            title = None
+        name = Path(folder).name
+        return f"{title} ({name})" if isinstance(title, str) and title.strip() else name
+
     # -- opening and creating ------------------------------------------------------------
     def open(self, folder: str | Path) -> Project:
         """Open an existing project and put it first in the recent list.
@@ -102,7 +111,13 @@ class Workspace:
         return self.new("My first board")
 
     def new(self, name: str, board: Board | None = None) -> Project:
-        """A new project folder under the projects folder, named after ``name``."""
+        """A new project folder under the projects folder, named after ``name``.
+
+        A name already taken is refused (not silently made "name-2" with the same title)."""
+        folder = self.projects_dir / slug(name)
+        if folder.exists():
+            raise ProjectError(f"a project named {name.strip()!r} already exists ({folder.name}); "
+                               "choose another name, or open it from Recent projects")
         board = board or Board(title=name.strip() or "Untitled board")
         project = Project.create(self._free_folder(slug(name)), board)
         self.remember(project)

@@ -5,35 +5,41 @@ Usable from ``gradio_client``::
     from gradio_client import Client
     client = Client("http://127.0.0.1:7860/")
     board = client.predict("/path/to/project", api_name="/load_board")
+    client.predict(project, shot_id, {"prompt": "dawn"}, board["revision"], api_name="/patch_shot")
 
-A client's jobs belong to its own session (gradio_client's session hash), so one script cannot
-see or cancel another's renders. Errors come back as ``gr.Error`` with the message naming the
-bad field or value. In returned board JSON, file references are under ``file`` (not ``path``).
+A client acts as its login when the server has one, else as its own session (gradio_client's
+session hash): jobs and undo history belong to that identity. Edits carry the revision they were
+based on and are refused with a conflict error naming the fields when those fields changed since.
+Errors come back as ``gr.Error`` naming the bad field or value. In returned board JSON, file
+references are under ``file`` (not ``path``).
 """
 
 # No ``from __future__ import annotations`` here: gr.api reads the real type hints to describe
 # each endpoint's parameters.
+
+from pathlib import Path
 
 import gradio as gr
 
 from studio.backends.base import GenerationError
 from studio.board import BoardError
 from studio.board_codec import board_to_dict, shot_to_dict
+from studio.services import edits
+from studio.services.app import StudioServices
+from studio.services.fields import FieldError
 from studio.services.jobs import JobNotFound, JobView, QueueFull
 from studio.storage import ProjectError
-from studio.services.app import Studio
-from studio.services.fields import FieldError, apply_board_settings, apply_shot_changes, new_shot
+from studio.ui.serving import MediaCache
 
 WAIT_SECONDS = 3600.0
-PUBLIC_ERRORS = (FieldError, BoardError, ProjectError, GenerationError, QueueFull, JobNotFound, OSError)
+PUBLIC_ERRORS = (FieldError, BoardError, ProjectError, GenerationError, QueueFull, JobNotFound, OSError,
+                 edits.EditConflict, edits.NothingToUndo)
 
 
 def export_format_names() -> tuple:
-    """The export service's format names (empty until that service is installed)."""
-    try:
-        from studio.services.export import EXPORT_FORMATS
-    except ImportError:
-        return ()
+    """The export service's format names."""
+    from studio.services.export import EXPORT_FORMATS
+
     return tuple(EXPORT_FORMATS)
 
 
@@ -50,8 +56,10 @@ def _public(value):
     return value
 
 
-def _session(request: gr.Request) -> str:
-    return f"s:{request.session_hash}"
+def _owner(request: gr.Request) -> str:
+    """The login when there is one, else the client's session."""
+    user = getattr(request, "username", None)
+    return f"u:{user}" if user else f"s:{request.session_hash}"
 
 
 def _job(view: JobView) -> dict:
@@ -61,13 +69,16 @@ def _job(view: JobView) -> dict:
             "take": None if view.status != "done" or view.result is None else view.result.id}
 
 
-def register(studio: Studio) -> None:
+def register(services: StudioServices, media: MediaCache) -> None:
     """Add the endpoints to the Blocks being built."""
 
     def guarded(fn):
         def call(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
+            except edits.EditConflict as error:
+                raise gr.Error(f"conflict: {error} (fields: {', '.join(error.fields)}; "
+                               f"current revision {error.revision})") from None
             except PUBLIC_ERRORS as error:
                 raise gr.Error(str(error)) from None
         call.__name__, call.__doc__ = fn.__name__, fn.__doc__
@@ -75,60 +86,91 @@ def register(studio: Studio) -> None:
         call.__wrapped__ = fn
         return call
 
+    def board_json(project) -> dict:
+        return _public({"project": str(project.root), **board_to_dict(services.board(project))})
+
     def load_board(project: str) -> dict:
-        """The board of a project folder as board.json content, plus its folder."""
-        p = studio.project(project)
-        return _public({"project": str(p.root), **board_to_dict(studio.board(p))})
+        """The board of a project folder as board.json content (with its ``revision``), plus its folder."""
+        return board_json(services.project(project))
 
     def new_project(name: str) -> str:
         """Create an empty project under the user's projects folder; returns its folder."""
-        return str(studio.workspace.new(name).root)
+        return str(services.workspace.new(name).root)
 
-    def update_board(project: str, settings: dict) -> dict:
+    def update_board(project: str, settings: dict, base_revision: int = -1, keep: str = "seconds",
+                     request: gr.Request = None) -> dict:
         """Change board settings: title, fps, width, height, default_backend, default_model,
-        memory_profile. Returns the saved board."""
-        p = studio.project(project)
-        board = p.update(lambda b: apply_board_settings(b, settings))
-        return _public({"project": str(p.root), **board_to_dict(board)})
+        memory_profile. A new fps keeps each shot's seconds (keep="frames" keeps frame counts).
+        Returns the saved board."""
+        p = services.project(project)
+        edits.patch_board(p, settings, None if base_revision < 0 else base_revision, _owner(request), keep)
+        return board_json(p)
 
-    def add_shot(project: str, fields: dict, position: int = -1) -> dict:
-        """Add a card (fields as for update_shot) at ``position`` (-1: the end); returns it."""
-        p = studio.project(project)
-        made: dict = {}
-
-        def edit(board):
-            shot = new_shot(board, **fields)
-            made["id"] = shot.id
-            return board.add_shot(shot, None if position < 0 else position)
-
-        board = p.update(edit)
-        return _public(shot_to_dict(board.shot(made["id"])))
-
-    def update_shot(project: str, shot_id: str, changes: dict) -> dict:
-        """Change fields of a card: title, prompt, negative_prompt, duration_s (seconds) or
-        duration (frames), move, intensity, easing, seed, seed_locked, continuity, transition,
-        transition_frames, notes, dialogue, backend, chosen_take. Returns the saved card."""
-        board = studio.project(project).update(lambda b: apply_shot_changes(b, shot_id, changes))
+    def add_shot(project: str, fields: dict, position: int = -1, after: str = "", request: gr.Request = None) -> dict:
+        """Add a card (fields as for patch_shot) after shot ``after``, or at ``position`` (-1: the end);
+        returns it."""
+        p = services.project(project)
+        board, shot_id = edits.add_shot(p, after=after or None, fields=fields, actor=_owner(request))
+        if position >= 0 and not after:
+            board = edits.move_shots(p, [shot_id], position, _owner(request))
         return _public(shot_to_dict(board.shot(shot_id)))
 
-    def move_shot(project: str, shot_id: str, delta: int) -> list:
+    def patch_shot(project: str, shot_id: str, changes: dict, base_revision: int,
+                   request: gr.Request = None) -> dict:
+        """Change fields of a card, based on ``base_revision`` (from load_board): title, prompt,
+        negative_prompt, shot_size, angle, lens_mm, action, speaker, dialogue, location, int_ext,
+        characters, notes, duration_s (seconds) or duration (frames), camera (list of {move,
+        intensity, easing}), seed, seed_locked, continuity, transition, transition_frames, backend,
+        chosen_take. Refused with a conflict naming the fields if they changed since. Returns
+        {"revision", "shot"}."""
+        board = edits.patch_shot(services.project(project), shot_id, changes, base_revision, _owner(request))
+        return {"revision": board.revision, "shot": _public(shot_to_dict(board.shot(shot_id)))}
+
+    def update_shot(project: str, shot_id: str, changes: dict, request: gr.Request = None) -> dict:
+        """patch_shot without a base revision (last write wins); returns the saved card."""
+        board = edits.patch_shot(services.project(project), shot_id, changes, None, _owner(request))
+        return _public(shot_to_dict(board.shot(shot_id)))
+
+    def choose_take(project: str, shot_id: str, take_id: str, request: gr.Request = None) -> int:
+        """Make a take the shot's chosen one; returns the new revision."""
+        return edits.choose_take(services.project(project), shot_id, take_id, _owner(request)).revision
+
+    def delete_take(project: str, shot_id: str, take_id: str, request: gr.Request = None) -> int:
+        """Remove a take from its shot (undo brings it back); returns the new revision."""
+        return edits.delete_take(services.project(project), shot_id, take_id, _owner(request)).revision
+
+    def undo(project: str, request: gr.Request = None) -> dict:
+        """Undo this client's newest edit of the project; returns the board."""
+        p = services.project(project)
+        edits.undo(p, _owner(request))
+        return board_json(p)
+
+    def redo(project: str, request: gr.Request = None) -> dict:
+        """Redo this client's newest undone edit; returns the board."""
+        p = services.project(project)
+        edits.redo(p, _owner(request))
+        return board_json(p)
+
+    def move_shot(project: str, shot_id: str, delta: int, request: gr.Request = None) -> list:
         """Move a card ``delta`` places; returns the shot ids in their new order."""
-        board = studio.project(project).update(lambda b: b.move_shot(shot_id, delta))
+        p = services.project(project)
+        index = services.board(p).index_of(shot_id)
+        board = edits.move_shots(p, [shot_id], max(0, index + delta), _owner(request))
         return [shot.id for shot in board.shots]
 
-    def delete_shot(project: str, shot_id: str) -> list:
-        """Remove a card (its take files stay on disk); returns the remaining shot ids."""
-        board = studio.project(project).update(lambda b: b.remove_shot(shot_id))
+    def delete_shot(project: str, shot_id: str, request: gr.Request = None) -> list:
+        """Remove a card (undo brings it back); returns the remaining shot ids."""
+        board = edits.delete_shots(services.project(project), [shot_id], _owner(request))
         return [shot.id for shot in board.shots]
 
     def render_shot(project: str, shot_id: str, seed: int = -1, wait: bool = True,
                     request: gr.Request = None) -> dict:
         """Queue one take (seed -1: the shot's own if locked, else random). With wait, returns the
         finished job with its take id; otherwise the queued job (poll job_status)."""
-        job = studio.submit_render(_session(request), studio.project(project), shot_id,
-                                   seed=None if seed < 0 else seed)
+        job = services.submit_render(_owner(request), services.project(project), shot_id,
+                                     seed=None if seed < 0 else seed)
         if wait:
-            job = studio.jobs.wait(_session(request), job.id, WAIT_SECONDS)
+            job = services.jobs.wait(_owner(request), job.id, WAIT_SECONDS)
             if job.status != "done":
                 raise GenerationError(job.error or f"job {job.id} {job.status}")
         return _job(job)
@@ -136,38 +178,66 @@ def register(studio: Studio) -> None:
     def render_board(project: str, only_missing: bool = True, wait: bool = True,
                      request: gr.Request = None) -> list:
         """Queue every shot (only those without a chosen take when only_missing); returns the jobs."""
-        jobs = studio.submit_board(_session(request), studio.project(project), only_missing=only_missing)
+        jobs = services.submit_shots(_owner(request), services.project(project), only_missing=only_missing)
         if wait:
-            jobs = [studio.jobs.wait(_session(request), job.id, WAIT_SECONDS) for job in jobs]
+            jobs = [services.jobs.wait(_owner(request), job.id, WAIT_SECONDS) for job in jobs]
         return [_job(job) for job in jobs]
 
     def job_status(job_id: str, request: gr.Request = None) -> dict:
         """Progress of one of this client's jobs."""
-        return _job(studio.jobs.get(_session(request), job_id))
+        return _job(services.jobs.get(_owner(request), job_id))
 
     def cancel_job(job_id: str, request: gr.Request = None) -> bool:
         """Cancel one of this client's jobs; False if it had already finished."""
-        return studio.jobs.cancel(_session(request), job_id)
+        return services.jobs.cancel(_owner(request), job_id)
 
-    for fn in (load_board, new_project, update_board, add_shot, update_shot, move_shot, delete_shot,
-               render_shot, render_board, job_status, cancel_job):
+    for fn in (load_board, new_project, update_board, add_shot, patch_shot, update_shot, choose_take, delete_take,
+               undo, redo, move_shot, delete_shot, render_shot, render_board, job_status, cancel_job):
         limits = ({"concurrency_id": "api_wait", "concurrency_limit": 32}
                   if fn in (render_shot, render_board) else
-                  {"concurrency_id": "edit", "concurrency_limit": 16})
+                  {"concurrency_id": "edit", "concurrency_limit": 4})
         gr.api(guarded(fn), api_name=fn.__name__, **limits)
 
     with gr.Column(visible=False):
         project_in = gr.Textbox(label="project")
+        shot_in = gr.Textbox(label="shot_id")
+        role_in = gr.Textbox(label="role")
+        frame_in = gr.Number(label="frame", precision=0)
         format_in = gr.Textbox(label="fmt")
+        file_in = gr.File(label="file", type="filepath")
         file_out = gr.File(label="file")
-        trigger = gr.Button("export", visible=False)
+        revision_out = gr.Number(label="revision", precision=0)
+        export_trigger = gr.Button("export", visible=False)
+        keyframe_trigger = gr.Button("upload_keyframe", visible=False)
+        audio_trigger = gr.Button("upload_audio", visible=False)
 
     def export(project: str, fmt: str) -> str:
         """Export the board in one format; the client downloads the file."""
         try:
-            return studio.media.publish(studio.export(studio.project(project), fmt.strip()))
+            return media.publish(services.export(services.project(project), fmt.strip()))
         except Exception as error:  # noqa: BLE001 - every export failure goes back as a message
             raise gr.Error(str(error)) from None
 
-    trigger.click(export, [project_in, format_in], [file_out], api_name="export",
-                  concurrency_id="export", concurrency_limit=2)
+    export_trigger.click(export, [project_in, format_in], [file_out], api_name="export",
+                         concurrency_id="export", concurrency_limit=2)
+
+    def upload_keyframe(project: str, shot_id: str, role: str, frame: float, file: str,
+                        request: gr.Request) -> int:
+        """Upload an image as a shot's first, last or mid (at ``frame``) keyframe; returns the revision."""
+        if not file:
+            raise gr.Error("file: send an image")
+        return guarded(lambda: edits.set_keyframe(services.project(project), shot_id, Path(file), role or "first",
+                                                  int(frame or 0), _owner(request)).revision)()
+
+    keyframe_trigger.click(upload_keyframe, [project_in, shot_in, role_in, frame_in, file_in], [revision_out],
+                           api_name="upload_keyframe", concurrency_id="edit", concurrency_limit=4)
+
+    def upload_audio(project: str, frame: float, file: str, request: gr.Request) -> int:
+        """Lay an audio file under the cut from frame ``frame``; returns the revision."""
+        if not file:
+            raise gr.Error("file: send an audio file")
+        return guarded(lambda: edits.set_audio(services.project(project), Path(file), _owner(request),
+                                               int(frame or 0)).revision)()
+
+    audio_trigger.click(upload_audio, [project_in, frame_in, file_in], [revision_out], api_name="upload_audio",
+                        concurrency_id="edit", concurrency_limit=4)

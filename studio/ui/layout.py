@@ -1,87 +1,96 @@
-"""The app's Blocks: board view (cards), timeline view, board settings, project panel.
+"""The app's Blocks: the storyboard wall with its shot inspector, the timeline, board settings
+and the project panel. Handlers turn widget values into a request and call a service.
 
-Per-session state is two small values: ``session`` ({"project": folder, "key": session key})
-and ``layout`` (which project the cards show, and a signature of the board's structure). The
-board itself is always read from disk, so a refresh or a crash loses nothing. The session key
-lives in the browser's localStorage (``gr.BrowserState``), so after a refresh the same browser
-still owns (and can cancel) the renders it queued; a new browser gets a new key.
+Per-tab state is one small dict, ``view`` (project folder, browser key, selected shot and
+selection, and the inspector's ``seen`` values and base revisions). The board is always read
+from disk, so a reload or a crash loses nothing. The browser key lives in localStorage
+(``gr.BrowserState``), so after a reload the same browser still owns the renders it queued.
+Identity is the login when there is one (every tab and client of a user shares jobs and undo).
 """
 
 from __future__ import annotations
 
+import html
 import re
+import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import gradio as gr
 
 from studio.backends import backend_names
-from studio.board import MEMORY_PROFILES, AudioTrack, BoardError
-from studio.board_codec import shot_from_dict
-from studio.services.jobs import QueueFull
+from studio.board import MEMORY_PROFILES, Board, BoardError, Shot
+from studio.services import edits
+from studio.services.app import StudioServices
+from studio.services.fields import FieldError, random_seed
+from studio.services.jobs import JobNotFound, QueueFull
 from studio.storage import AUDIO_SUFFIXES, Project, ProjectError
-from studio.ui import api, views
-from studio.ui.cards import EDIT, bump, render_card, saved_status, structure
-from studio.services.app import Studio
-from studio.services.fields import FieldError, apply_board_settings, new_shot
+from studio.ui import api, views, wall
+from studio.ui.inspector import MAX_SEGMENTS, TEXT, Inspector, camera_from, field_updates, same, shown_values
+from studio.ui.serving import MediaCache
 
 POLL_SECONDS = 1.0
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
-POLL = {"concurrency_id": "poll", "concurrency_limit": None, "show_progress": "hidden",
-        "api_visibility": "private"}
+EDIT = {"concurrency_id": "edit", "concurrency_limit": 4, "show_progress": "hidden", "api_visibility": "private"}
+"""Edits never share a concurrency group with generation, so they never wait behind a render.
+UI handlers are private: scripts use the named endpoints of studio.ui.api instead."""
+WALL = {**EDIT, "concurrency_id": "wall", "concurrency_limit": 1, "trigger_mode": "multiple"}
+"""Structural edits: every click counts (a quick select, move, undo must not drop the undo) and
+they run in the order they were made."""
+POLL = {"concurrency_id": "poll", "concurrency_limit": None, "show_progress": "hidden", "api_visibility": "private"}
 EXPORT = {"concurrency_id": "export", "concurrency_limit": 2, "api_visibility": "private"}
+PUBLIC_ERRORS = (FieldError, BoardError, ProjectError, QueueFull, JobNotFound, edits.EditConflict,
+                 edits.NothingToUndo, OSError)
+FOCUS_JS = """(...args) => {
+  const field = document.activeElement && document.activeElement.closest('[id^="insp-"]');
+  args[0] = field ? field.id.slice(5) : '';
+  return args;
+}"""
+"""Runs in the browser before each poll: names the inspector field that has the focus."""
 
 
-def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
-    """The whole app for one :class:`Studio`; ``start_project`` is what a new browser opens."""
-    with gr.Blocks(title="Previz Studio", delete_cache=(1800, 3600)) as demo:
-        session = gr.State(None)
-        layout = gr.State(None)
-        undo = gr.State(None)
+def indicator(state: str, text: str) -> str:
+    """The saving / saved / conflict line beside the inspector."""
+    icon = {"saved": "✔", "saving": "…", "conflict": "⚠", "error": "⚠"}.get(state, "")
+    return f'<span class="save-state {state}">{icon} {html.escape(text)}</span>'
+
+
+def build_ui(services: StudioServices, media: MediaCache, start_project: Project) -> gr.Blocks:
+    """The whole app for one :class:`StudioServices`; ``start_project`` is what a new browser opens."""
+    with gr.Blocks(title="Previz Studio", delete_cache=(1800, 3600), fill_width=True) as demo:
+        view = gr.State(None)
         remembered = gr.BrowserState({"token": "", "project": ""}, storage_key="previz-studio-session")
         timer = gr.Timer(POLL_SECONDS)
+        focus = gr.Textbox(visible=False)
 
-        with gr.Row():
+        with gr.Row(equal_height=True):
             header = gr.Markdown("## Previz Studio", elem_id="header")
-            status = gr.Markdown("", elem_id="autosave-status")
+            undo_button = gr.Button("↶ Undo", size="sm", scale=0, min_width=110, elem_id="undo")
+            redo_button = gr.Button("↷ Redo", size="sm", scale=0, min_width=110, elem_id="redo")
 
         with gr.Tabs():
             with gr.Tab("Board", id="board"):
-                board_progress = gr.HTML("", elem_id="board-progress")
                 with gr.Row():
-                    add = gr.Button("+ Add shot", variant="primary", elem_id="add-shot")
-                    render_missing = gr.Button("Render missing shots", elem_id="render-missing")
-                    render_all = gr.Button("Render every shot again", elem_id="render-all")
-                    cancel_all = gr.Button("Cancel my renders", elem_id="cancel-all")
-                    undo_button = gr.Button("Undo delete", elem_id="undo-delete")
-
-                @gr.render(inputs=[layout, session], triggers=[layout.change])
-                def cards(layout_value: dict | None, session_value: dict | None):
-                    if not layout_value:
-                        gr.Markdown("Opening the project…")
-                        return
-                    try:
-                        project = studio.project(layout_value["project"])
-                        board = studio.board(project)
-                    except (ProjectError, OSError) as error:
-                        gr.Markdown(f"⚠ Cannot open the project: {views.html.escape(str(error))}")
-                        return
-                    if not board.shots:
-                        gr.Markdown("No shots yet: press **Add shot**.")
-                    # No listener polls inside @gr.render: after a re-render the browser can still fire
-                    # one tick at the removed listener, which Gradio answers with a 500 error toast.
-                    # Live per-shot progress is the job list above the cards (the top-level poll).
-                    for index, shot in enumerate(board.shots):
-                        render_card(studio, project, board, index, shot, session, layout, undo, status,
-                                    session_key=(session_value or {}).get("key"))
-
+                    with gr.Column(scale=3, min_width=420):
+                        with gr.Row(elem_id="wall-toolbar"):
+                            add = gr.Button("+ Add shot", variant="primary", size="sm", elem_id="add-shot", min_width=0, scale=0)
+                            duplicate = gr.Button("Duplicate", size="sm", elem_id="duplicate-shots", min_width=0, scale=0)
+                            delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-shots", min_width=0, scale=0)
+                            render_selected = gr.Button("Render selected", size="sm", elem_id="render-selected", min_width=0, scale=0)
+                            render_missing = gr.Button("Render missing", size="sm", elem_id="render-missing", min_width=0, scale=0)
+                            render_all = gr.Button("Render all again", size="sm", elem_id="render-all", min_width=0, scale=0)
+                            cancel_all = gr.Button("Cancel my renders", size="sm", elem_id="cancel-all", min_width=0, scale=0)
+                        board_progress = gr.HTML("", elem_id="board-progress")
+                        panels = gr.HTML({"panels": []}, html_template=wall.TEMPLATE, css_template=wall.CSS,
+                                         js_on_load=wall.JS, elem_id="wall")
+                    with gr.Column(scale=2, min_width=380, elem_id="inspector"):
+                        ins = Inspector()
 
             with gr.Tab("Timeline", id="timeline"):
                 running = gr.Markdown("", elem_id="running-time")
                 strip = gr.HTML("", js_on_load=views.STRIP_JS, elem_id="timeline-strip")
-                with gr.Row():
-                    build_preview = gr.Button("Build animatic", variant="primary", elem_id="build-animatic")
+                build_preview = gr.Button("Build animatic", variant="primary", elem_id="build-animatic")
                 player = gr.Video(label="Animatic", interactive=False, elem_id="animatic-player")
                 gr.Markdown("### Export")
                 formats = gr.CheckboxGroup([], label="Formats", elem_id="export-formats")
@@ -95,10 +104,12 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
                 audio_info = gr.Markdown("")
 
             with gr.Tab("Board settings", id="settings"):
-                settings_error = gr.Markdown("", elem_classes=["card-error"])
-                s_title = gr.Textbox(label="Board title")
+                s_title = gr.Textbox(label="Board title", elem_id="s-title")
                 with gr.Row():
-                    s_fps = gr.Textbox(label="Frame rate (24, 25, 30000/1001…)")
+                    s_fps = gr.Textbox(label="Frame rate (24, 25, 30000/1001…)", elem_id="s-fps")
+                    s_keep = gr.Radio([("keep each shot's seconds (frames rescaled)", "seconds"),
+                                       ("keep frame counts (shots get shorter or longer)", "frames")],
+                                      value="seconds", label="When the frame rate changes", elem_id="s-keep")
                     s_width = gr.Number(label="Width (px)", precision=0)
                     s_height = gr.Number(label="Height (px)", precision=0)
                 with gr.Row():
@@ -109,211 +120,608 @@ def build_ui(studio: Studio, start_project: Project) -> gr.Blocks:
             with gr.Tab("Project", id="project"):
                 project_info = gr.Markdown("")
                 with gr.Row():
-                    recent = gr.Dropdown([], label="Recent projects", scale=3)
+                    recent = gr.Dropdown([], label="Recent projects", scale=3, elem_id="recent")
                     open_recent = gr.Button("Open", scale=1)
                 with gr.Row():
-                    open_path = gr.Textbox(label="Open a project folder (path on the server)", scale=3)
+                    open_path = gr.Textbox(label="Open a project folder (path on this computer)", scale=3)
                     open_folder = gr.Button("Open folder", scale=1)
                 with gr.Row():
-                    new_name = gr.Textbox(label="New project name", scale=3)
-                    new_button = gr.Button("New project", scale=1)
+                    new_name = gr.Textbox(label="New project name", scale=3, elem_id="new-name")
+                    new_button = gr.Button("New project", scale=1, elem_id="new-project")
                 with gr.Row():
                     save_as_name = gr.Textbox(label="Save as (copy under a new name)", scale=3)
                     save_as_button = gr.Button("Save as", scale=1)
-                project_error = gr.Markdown("", elem_classes=["card-error"])
+                project_error = gr.Markdown("", elem_classes=["card-error"], elem_id="project-error")
 
-        settings_fields = [s_title, s_fps, s_width, s_height, s_backend, s_model, s_memory]
-        refresh_outputs = [header, project_info, recent, formats, running, strip, *settings_fields]
+        settings = {"title": s_title, "fps": s_fps, "width": s_width, "height": s_height,
+                    "default_backend": s_backend, "default_model": s_model, "memory_profile": s_memory}
+        ui = _Handlers(services, media, ins, panels=panels, board_progress=board_progress, header=header,
+                       undo=undo_button, redo=redo_button, running=running, strip=strip, recent=recent,
+                       project_info=project_info, formats=formats, settings=settings)
+        shown = ui.all_outputs(view)
 
-        # -- opening a project into a session ----------------------------------------------
-        def refreshed(project: Project) -> list[Any]:
-            board = studio.board(project)
-            choices = studio.workspace.recent()
-            names = list(api.export_format_names())
-            return [
-                f"## {views.html.escape(board.title)}",
-                f"Project folder: `{project.root}`",
-                gr.update(choices=choices, value=str(project.root) if str(project.root) in choices else None),
-                gr.update(choices=names, value=[n for n in names if n in ("mp4", "otio")] or names[:1]),
-                views.running_time(board),
-                views.timeline_strip(board),
-                board.title, str(board.fps), board.width, board.height, board.default_backend,
-                board.default_model or "", board.memory_profile,
-            ]
-
-        def switch(session_value: dict, project: Project):
-            studio.workspace.remember(project)
-            new_session = {"project": str(project.root), "key": session_value["key"]}
-            browser = {"token": session_value["key"].removeprefix("b:"), "project": str(project.root)}
-            return [new_session, bump(None, project), browser, "", *refreshed(project)]
-
-        def on_load(saved: dict | None):
+        # -- opening a project -----------------------------------------------------------------
+        def on_load(saved: dict | None, request: gr.Request):
             saved = saved if isinstance(saved, dict) else {}
-            token = saved.get("token") if isinstance(saved.get("token"), str) and TOKEN.match(saved["token"]) else uuid.uuid4().hex
+            token = saved.get("token") if TOKEN.match(str(saved.get("token", ""))) else uuid.uuid4().hex
             project = start_project
             wanted = saved.get("project")
-            if isinstance(wanted, str) and wanted in studio.workspace.recent():
+            if isinstance(wanted, str) and wanted in services.workspace.recent():
                 try:
-                    project = studio.project(wanted)
+                    project = services.project(wanted)
                 except ProjectError:
                     project = start_project
-            return switch({"key": f"b:{token}", "project": ""}, project)
+            fresh = {"project": str(project.root), "key": f"b:{token}"}
+            return {**ui.open(fresh, project, request), remembered: {"token": token, "project": str(project.root)}}
 
-        switch_outputs = [session, layout, remembered, project_error, *refresh_outputs]
-        demo.load(on_load, [remembered], switch_outputs, **EDIT)
+        demo.load(on_load, [remembered], shown + [remembered], **EDIT)
 
-        def open_project(session_value: dict, folder: str):
-            try:
-                project = studio.workspace.open(folder.strip())
-            except (ProjectError, OSError) as error:
-                gr.Warning(str(error))
-                return [gr.skip()] * 3 + [f"⚠ {error}"] + [gr.skip()] * len(refresh_outputs)
-            return switch(session_value, project)
-
-        open_recent.click(open_project, [session, recent], switch_outputs, **EDIT)
-        open_folder.click(open_project, [session, open_path], switch_outputs, **EDIT)
-
-        def create(session_value: dict, name: str):
-            try:
-                project = studio.workspace.new(name or "Untitled board")
-            except (ProjectError, OSError, BoardError) as error:
-                return [gr.skip()] * 3 + [f"⚠ {error}"] + [gr.skip()] * len(refresh_outputs)
-            return switch(session_value, project)
-
-        new_button.click(create, [session, new_name], switch_outputs, **EDIT)
-
-        def save_as(session_value: dict, name: str):
-            try:
-                project = studio.workspace.save_as(studio.project(session_value["project"]), name or "copy")
-            except (ProjectError, OSError, BoardError) as error:
-                return [gr.skip()] * 3 + [f"⚠ {error}"] + [gr.skip()] * len(refresh_outputs)
-            return switch(session_value, project)
-
-        save_as_button.click(save_as, [session, save_as_name], switch_outputs, **EDIT)
-
-        # -- polling: progress, and re-render when the board changed on disk --------------
-        def poll(session_value: dict | None, layout_value: dict | None):
-            if not session_value or not layout_value:
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            try:
-                project = studio.project(session_value["project"])
-                board = studio.board(project)
-            except (ProjectError, OSError) as error:
-                return f"⚠ {views.html.escape(str(error))}", gr.skip(), gr.skip(), gr.skip()
-            jobs = [j for j in studio.jobs.jobs(session=session_value["key"], project=str(project.root))]
-            positions = {j.id: studio.jobs.position(j.id) for j in jobs if j.status == "queued"}
-            progress_html = views.board_progress(board, jobs, positions)
-            signature = structure(project, board)
-            if signature == layout_value.get("sig"):
-                return progress_html, gr.skip(), gr.skip(), gr.skip()
-            new_layout = {"project": str(project.root), "sig": signature, "nonce": layout_value.get("nonce")}
-            return progress_html, new_layout, views.running_time(board), views.timeline_strip(board)
-
-        timer.tick(poll, [session, layout], [board_progress, layout, running, strip], **POLL)
-
-        # -- board actions -----------------------------------------------------------------
-        def add_card(session_value: dict, layout_value: dict):
-            project = studio.project(session_value["project"])
-            project.update(lambda b: b.add_shot(new_shot(b)))
-            return bump(layout_value, project), saved_status("shot added")
-
-        add.click(add_card, [session, layout], [layout, status], **EDIT)
-
-        def undo_delete(session_value: dict, layout_value: dict, removed: dict | None):
-            if not removed or removed.get("project") != session_value["project"]:
-                gr.Info("Nothing to undo")
-                return gr.skip(), gr.skip(), gr.skip()
-            project = studio.project(session_value["project"])
-            shot = shot_from_dict(removed["shot"])
-            try:
-                project.update(lambda b: b.add_shot(shot, removed["index"]))
-            except (BoardError, ProjectError) as error:
-                gr.Warning(str(error))
-                return gr.skip(), gr.skip(), gr.skip()
-            return bump(layout_value, project), None, saved_status("card restored")
-
-        undo_button.click(undo_delete, [session, layout, undo], [layout, undo, status], **EDIT)
-
-        def render_board(only_missing: bool):
-            def run(session_value: dict):
+        def switch_to(opener: Callable[[str], Project]) -> Callable:
+            def run(value: dict, text: str, request: gr.Request):
                 try:
-                    project = studio.project(session_value["project"])
-                    jobs = studio.submit_board(session_value["key"], project, only_missing=only_missing)
-                except (FieldError, QueueFull, ProjectError, BoardError) as error:
-                    gr.Warning(str(error))
-                    return f"⚠ {error}"
-                if not jobs:
-                    gr.Info("Every shot already has a chosen take")
-                return saved_status(f"{len(jobs)} shot(s) queued")
+                    project = opener(text)
+                except (ProjectError, OSError, BoardError, FieldError) as error:
+                    return {project_error: f"⚠ {html.escape(str(error))}"}
+                return {**ui.open(value, project, request), project_error: "",
+                        remembered: {"token": value["key"].removeprefix("b:"), "project": str(project.root)}}
             return run
 
-        render_missing.click(render_board(True), [session], [status], **EDIT)
-        render_all.click(render_board(False), [session], [status], **EDIT)
+        switching = shown + [project_error, remembered]
+        open_recent.click(switch_to(lambda folder: services.workspace.open(folder)), [view, recent], switching, **EDIT)
+        open_folder.click(switch_to(lambda folder: services.workspace.open(folder.strip())), [view, open_path],
+                          switching, **EDIT)
+        new_button.click(switch_to(lambda name: services.workspace.new(name or "Untitled board")), [view, new_name],
+                         switching, **EDIT)
 
-        def cancel_mine(session_value: dict):
-            count = studio.jobs.cancel_session(session_value["key"])
-            return saved_status(f"cancelled {count} job(s)")
+        def save_as(value: dict, name: str, request: gr.Request):
+            return switch_to(lambda text: services.workspace.save_as(services.project(value["project"]), text))(
+                value, name or "copy", request)
 
-        cancel_all.click(cancel_mine, [session], [status], **EDIT)
+        save_as_button.click(save_as, [view, save_as_name], switching, **EDIT)
 
-        # -- board settings ----------------------------------------------------------------
-        names = ("title", "fps", "width", "height", "default_backend", "default_model", "memory_profile")
+        # -- the wall --------------------------------------------------------------------------
+        panels.click(ui.wall_action, [view], shown, **WALL)
+        add.click(ui.add_shot, [view], shown, **WALL)
+        duplicate.click(ui.duplicate, [view], shown, **WALL)
+        delete.click(ui.delete, [view], shown, **WALL)
+        undo_button.click(ui.step("undo"), [view], shown, **WALL)
+        redo_button.click(ui.step("redo"), [view], shown, **WALL)
+        render_selected.click(ui.render("selected"), [view], shown, **EDIT)
+        render_missing.click(ui.render("missing"), [view], shown, **EDIT)
+        render_all.click(ui.render("all"), [view], shown, **EDIT)
+        cancel_all.click(ui.cancel_mine, [view], shown, **EDIT)
+        timer.tick(ui.poll, [focus, view, *ins.value_widgets], shown, js=FOCUS_JS, **POLL)
 
-        def save_settings(session_value: dict, layout_value: dict, *values: Any):
-            project = studio.project(session_value["project"])
-            try:
-                board = project.update(lambda b: apply_board_settings(b, dict(zip(names, values))))
-            except FieldError as error:
-                gr.Warning(str(error))
-                return gr.skip(), f"⚠ {error}", gr.skip(), gr.skip()
-            return (bump(layout_value, project), "", saved_status("board settings"),
-                    f"## {views.html.escape(board.title)}")
+        # -- the inspector ---------------------------------------------------------------------
+        for name, widget in ins.fields.items():
+            if name == "seed_locked":
+                widget.input(ui.lock_seed, [view, widget], shown, **EDIT)
+                continue
+            events = (widget.input,) if isinstance(widget, (gr.Dropdown, gr.Checkbox)) else (widget.blur, widget.submit) \
+                if isinstance(widget, gr.Textbox) and name in ("title", "location", "characters", "speaker", "seed") \
+                else (widget.blur,)
+            for event in events:
+                event(ui.save(name), [view, widget], shown, **EDIT)
+        for move, intensity, easing in ins.moves:
+            for event in (move.input, intensity.release, easing.input):
+                event(ui.save_camera, [view, *ins.move_widgets], shown, **EDIT)
+        ins.add_move.click(ui.resize_camera(+1), [view, *ins.move_widgets], shown, **EDIT)
+        ins.remove_move.click(ui.resize_camera(-1), [view, *ins.move_widgets], shown, **EDIT)
+        ins.dice.click(ui.random_seed, [view], shown, **EDIT)
+        ins.kf_upload.upload(ui.add_keyframe, [view, ins.kf_upload, ins.kf_role, ins.kf_frame],
+                             shown + [ins.kf_upload], **EDIT)
+        ins.kf_clear.click(ui.clear_keyframes, [view], shown, **EDIT)
+        ins.takes.select(ui.choose_take, [view], shown, **EDIT)
+        ins.delete_take.click(ui.delete_take, [view], shown, **EDIT)
+        for picker in (ins.compare_a, ins.compare_b):
+            picker.input(ui.compare, [view, ins.compare_a, ins.compare_b], [ins.compare], **EDIT)
+        ins.generate.click(ui.generate, [view], shown, **EDIT)
+        ins.generate_n.click(ui.generate, [view, ins.count], shown, **EDIT)
+        ins.cancel.click(ui.cancel_shot, [view], shown, **EDIT)
 
-        for widget in settings_fields:
+        # -- board settings --------------------------------------------------------------------
+        for name, widget in settings.items():
             event = widget.input if isinstance(widget, gr.Dropdown) else widget.blur
-            event(save_settings, [session, layout, *settings_fields], [layout, settings_error, status, header], **EDIT)
+            event(ui.save_setting(name), [view, widget, s_keep], shown, **EDIT)
 
         # -- timeline: animatic, exports, scratch audio ------------------------------------
-        def animatic(session_value: dict):
+        def animatic(value: dict):
             try:
-                project = studio.project(session_value["project"])
-                path = studio.export(project, "preview", warn=gr.Info)
+                path = services.export(services.project(value["project"]), "preview", warn=gr.Info)
             except Exception as error:  # noqa: BLE001 - any export failure is shown, not raised
                 gr.Warning(f"Animatic failed: {error}")
-                return gr.skip(), f"⚠ Animatic failed: {error}"
-            return studio.media.publish(path), ""
+                return gr.skip(), f"⚠ Animatic failed: {html.escape(str(error))}"
+            return media.publish(path), ""
 
-        build_preview.click(animatic, [session], [player, export_error], **EXPORT)
+        build_preview.click(animatic, [view], [player, export_error], **EXPORT)
 
-        def export_files_for(session_value: dict, chosen: list[str]):
+        def export_files_for(value: dict, chosen: list[str]):
             if not chosen:
                 return gr.skip(), "⚠ pick at least one format"
-            project = studio.project(session_value["project"])
+            project = services.project(value["project"])
             files, problems = [], []
             for fmt in chosen:
                 try:
-                    files.append(studio.media.publish(studio.export(project, fmt, warn=gr.Info)))
+                    files.append(media.publish(services.export(project, fmt, warn=gr.Info)))
                 except Exception as error:  # noqa: BLE001 - report every format's failure
                     problems.append(f"{fmt}: {error}")
             if problems:
                 gr.Warning("; ".join(problems))
-            return files, "  \n".join(f"⚠ {p}" for p in problems)
+            return files, "  \n".join(f"⚠ {html.escape(p)}" for p in problems)
 
-        export_button.click(export_files_for, [session, formats], [export_files, export_error], **EXPORT)
+        export_button.click(export_files_for, [view, formats], [export_files, export_error], **EXPORT)
 
-        def add_audio(session_value: dict, file_path: str | None):
+        def add_audio(value: dict, file_path: str | None):
             if not file_path:
                 return gr.skip(), gr.skip()
             try:
-                project = studio.project(session_value["project"])
-                relative = project.import_audio(Path(file_path))
-                project.update(lambda b: b.replace(audio=AudioTrack(path=relative)))
+                board = edits.set_audio(services.project(value["project"]), Path(file_path), ui.owner(value))
             except (ValueError, ProjectError, OSError) as error:
-                gr.Warning(f"Audio refused: {error}")
-                return None, f"⚠ Audio refused: {error}"
-            return None, f"Scratch audio: `{relative}` (laid under the animatic from frame 0)"
+                return None, f"⚠ Audio refused: {html.escape(str(error))}"
+            return None, f"Scratch audio: `{board.audio.path}` (laid under the animatic from frame 0)"
 
-        audio_upload.upload(add_audio, [session, audio_upload], [audio_upload, audio_info], **EDIT)
+        audio_upload.upload(add_audio, [view, audio_upload], [audio_upload, audio_info], **EDIT)
 
-        api.register(studio)
+        api.register(services, media)
     return demo
+
+
+class _Handlers:
+    """The page's event handlers. Each turns widget values into one service call and answers
+    with a dict of the widgets to update (everything else stays as it is)."""
+
+    def __init__(self, services: StudioServices, media: MediaCache, ins: Inspector, **widgets: Any) -> None:
+        self.services, self.media, self.ins = services, media, ins
+        self.w = widgets
+        self.view: gr.State | None = None
+
+    def all_outputs(self, view: gr.State) -> list[Any]:
+        """Every widget a handler may update (a handler returns only those it changes)."""
+        self.view = view
+        w = self.w
+        return [view, w["panels"], w["board_progress"], w["header"], w["undo"], w["redo"], w["running"], w["strip"],
+                w["recent"], w["project_info"], w["formats"], *w["settings"].values(), self.ins.indicator,
+                self.ins.heading, *self.ins.fields.values(), *self.ins.rows, *self.ins.move_widgets,
+                self.ins.keyframes, self.ins.kf_frame, self.ins.takes, self.ins.take_info, self.ins.player,
+                self.ins.compare_a, self.ins.compare_b, self.ins.compare]
+
+    @staticmethod
+    def owner(value: dict) -> str:
+        """Who is acting: the login when there is one, else this browser's key (set on open)."""
+        return value["owner"]
+
+    # -- showing -----------------------------------------------------------------------------
+    def open(self, value: dict, project: Project, request: gr.Request | None) -> dict[Any, Any]:
+        """A tab switched to ``project``: everything shown anew, the first shot selected."""
+        self.services.workspace.remember(project)
+        board = self.services.board(project)
+        user = getattr(request, "username", None) if request is not None else None
+        value = {"project": str(project.root), "key": value["key"], "owner": f"u:{user}" if user else value["key"],
+                 "shot": None, "selection": [],
+                 "seen": {}, "base": {}, "rev": board.revision, "takes_sig": None}
+        first = board.shots[0].id if board.shots else None
+        updates = self.board_updates(value, project, board, select=first)
+        updates.update(self.project_updates(project, board))
+        value, shot_updates = self.select(value, project, board, first)
+        return {**updates, **shot_updates, self.view: value}
+
+    def project_updates(self, project: Project, board: Board) -> dict[Any, Any]:
+        w = self.w
+        names = list(api.export_format_names())
+        recent = [(self.services.workspace.label(folder), folder) for folder in self.services.workspace.recent()]
+        updates = {w["recent"]: gr.update(choices=recent, value=str(project.root)),
+                   w["project_info"]: f"Project folder: `{project.root}`",
+                   w["formats"]: gr.update(choices=names, value=[n for n in names if n in ("mp4", "otio")] or names[:1])}
+        values = {"title": board.title, "fps": str(board.fps), "width": board.width, "height": board.height,
+                  "default_backend": board.default_backend, "default_model": board.default_model or "",
+                  "memory_profile": board.memory_profile}
+        updates.update({widget: values[name] for name, widget in w["settings"].items()})
+        return updates
+
+    def board_updates(self, value: dict, project: Project, board: Board, select: str | None = None) -> dict[Any, Any]:
+        """The wall, progress, header, undo/redo labels and timeline strip for ``board``."""
+        w = self.w
+        owner = self.owner(value)
+        jobs = self.services.jobs.jobs(owner, project=str(project.root))
+        panels = []
+        for number, shot in enumerate(board.shots, start=1):
+            state = self.services.panel_status(project, shot, jobs)
+            panels.append(wall.panel(shot, number, board, img=self.picture(project, shot), status=state.status,
+                                     badge=state.badge, detail=state.detail, progress=state.progress))
+        history = edits.undo_state(project, owner)
+        return {
+            w["panels"]: wall.wall_value(board, panels, select),
+            w["board_progress"]: views.board_progress(board, jobs, {j.id: self.services.jobs.position(j.id)
+                                                                    for j in jobs if j.status == "queued"}),
+            w["header"]: f"## {html.escape(board.title)}",
+            w["undo"]: gr.update(value=f"↶ Undo {history.undo}" if history.undo else "↶ Undo",
+                                 interactive=bool(history.undo)),
+            w["redo"]: gr.update(value=f"↷ Redo {history.redo}" if history.redo else "↷ Redo",
+                                 interactive=bool(history.redo)),
+            w["running"]: views.running_time(board), w["strip"]: views.timeline_strip(board),
+        }
+
+    def picture(self, project: Project, shot: Shot) -> str | None:
+        """The panel's picture: chosen take's poster, else the first keyframe (a URL), else None."""
+        try:
+            take = shot.chosen()
+            if take is not None and not self.services.is_slate(project, take):
+                path = self.media.poster(project.resolve(take.path))
+                if path:
+                    return file_url(path)
+            keyframe = shot.keyframe("first") or (shot.keyframes[0] if shot.keyframes else None)
+            if keyframe is not None:
+                path = self.media.poster(project.resolve(keyframe.path))
+                return file_url(path) if path else None
+        except (ProjectError, OSError):
+            return None
+        return None
+
+    def select(self, value: dict, project: Project, board: Board, shot_id: str | None) -> tuple[dict, dict[Any, Any]]:
+        """Show ``shot_id`` in the inspector (all fields, keyframes, takes)."""
+        ins = self.ins
+        if shot_id is None or shot_id not in [s.id for s in board.shots]:
+            value = {**value, "shot": None, "seen": {}, "base": {}}
+            return value, {ins.heading: "### No shot selected", ins.indicator: indicator("", "Add a shot to begin")}
+        shot = board.shot(shot_id)
+        shown = shown_values(board, shot)
+        value = {**value, "shot": shot_id, "seen": shown, "base": {name: board.revision for name in shown},
+                 "rev": board.revision}
+        updates = field_updates(ins, shown, set(shown))
+        updates[ins.heading] = f"### Shot {board.index_of(shot_id) + 1}" + (
+            f" · {html.escape(shot.framing_label())}" if shot.framing_label() else "")
+        updates[ins.kf_frame] = shot.duration // 2
+        updates[ins.indicator] = indicator("saved", f"All changes saved · revision {board.revision}")
+        value, take_updates = self.take_updates(value, project, board, shot, force=True)
+        return value, {**updates, **take_updates}
+
+    def take_updates(self, value: dict, project: Project, board: Board, shot: Shot,
+                     force: bool = False) -> tuple[dict, dict[Any, Any]]:
+        """Keyframes, the take strip, the player and the compare pickers, when they changed."""
+        ins = self.ins
+        signature = repr((shot.id, shot.chosen_take, [t.id for t in shot.takes], shot.keyframes, shot.prompt,
+                          shot.camera, shot.duration))
+        if not force and signature == value.get("takes_sig"):
+            return value, {}
+        value = {**value, "takes_sig": signature}
+        takes, choices = [], []
+        for number, take in enumerate(shot.takes, start=1):
+            poster = self.media.poster(project.resolve(take.path)) if project.resolve(take.path).is_file() else None
+            stale = self.services.stale_reasons(project, shot, take)
+            made = self.services.sidecar(project, take) or {}
+            caption = (f"{'★ ' if take.id == shot.chosen_take else ''}T{number} · seed {take.seed} · {take.backend}"
+                       f"{' · ' + take.model if take.model else ''} · {made.get('elapsed_seconds', '?')} s · "
+                       f"{take.created[5:16].replace('T', ' ')}" + (f" · stale ({', '.join(stale)})" if stale else ""))
+            if poster:
+                takes.append((poster, caption))
+            choices.append((f"T{number} (seed {take.seed})", take.id))
+        keyframes = [(self.media.poster(project.resolve(k.path)), f"{k.role}" + (f" @ {k.frame}" if k.role == "mid" else ""))
+                     for k in shot.keyframes if project.resolve(k.path).is_file()]
+        chosen = shot.chosen()
+        video = self.media.publish(project.resolve(chosen.path)) if chosen and project.resolve(chosen.path).is_file() else None
+        info = views.take_info(chosen, self.services.sidecar(project, chosen)) if chosen else "No take yet: press **Generate**."
+        return value, {ins.takes: takes, ins.keyframes: [k for k in keyframes if k[0]], ins.player: video,
+                       ins.take_info: info, ins.compare_a: gr.update(choices=choices, value=None),
+                       ins.compare_b: gr.update(choices=choices, value=None), ins.compare: ""}
+
+    def refreshed(self, value: dict, *, select: str | None = None,
+                  message: tuple[str, str] | None = None) -> dict[Any, Any]:
+        """After an action: the wall and the selected shot's takes anew; fields via the poll."""
+        project = self.services.project(value["project"])
+        board = self.services.board(project)
+        updates = self.board_updates(value, project, board, select=select)
+        if select is not None and select != value.get("shot"):
+            value, shot_updates = self.select(value, project, board, select)
+            updates.update(shot_updates)
+        elif value.get("shot") in [s.id for s in board.shots]:
+            value, take_updates = self.take_updates(value, project, board, board.shot(value["shot"]))
+            updates.update(take_updates)
+        if message:
+            updates[self.ins.indicator] = indicator(*message)
+        return {**updates, self.view: value}
+
+    def unchanged(self) -> dict[Any, Any]:
+        """No widget changes (Gradio reads an empty dict as one value, so name one, skipped)."""
+        return {self.ins.indicator: gr.skip()}
+
+    def failed(self, value: dict, error: Exception) -> dict[Any, Any]:
+        return {self.ins.indicator: indicator("error", str(error))}
+
+    # -- the wall ----------------------------------------------------------------------------
+    def wall_action(self, value: dict, event: gr.EventData) -> dict[Any, Any]:
+        data = getattr(event, "_data", None) or {}
+        action = data.get("action")
+        try:
+            if action == "select":
+                ids = [i for i in data.get("ids", []) if isinstance(i, str)]
+                value = {**value, "selection": ids}
+                primary = data.get("primary") if isinstance(data.get("primary"), str) else None
+                project = self.services.project(value["project"])
+                value, updates = self.select(value, project, self.services.board(project), primary)
+                return {**updates, self.view: value}
+            if action == "move":
+                project = self.services.project(value["project"])
+                edits.move_shots(project, list(data.get("ids", [])), int(data.get("to", 0)), self.owner(value))
+                return self.refreshed(value, message=("saved", "moved"))
+            if action in ("undo", "redo"):
+                return self.step(action)(value)
+        except PUBLIC_ERRORS as error:
+            return self.failed(value, error)
+        return self.unchanged()
+
+    def add_shot(self, value: dict) -> dict[Any, Any]:
+        try:
+            _, new_id = edits.add_shot(self.services.project(value["project"]), after=value.get("shot"),
+                                       actor=self.owner(value))
+        except PUBLIC_ERRORS as error:
+            return self.failed(value, error)
+        return self.refreshed({**value, "selection": [new_id]}, select=new_id, message=("saved", "shot added"))
+
+    def selection(self, value: dict) -> list[str]:
+        return value.get("selection") or ([value["shot"]] if value.get("shot") else [])
+
+    def duplicate(self, value: dict) -> dict[Any, Any]:
+        try:
+            _, made = edits.duplicate_shots(self.services.project(value["project"]), self.selection(value),
+                                            self.owner(value))
+        except PUBLIC_ERRORS as error:
+            return self.failed(value, error)
+        return self.refreshed({**value, "selection": made[-1:]}, select=made[-1],
+                              message=("saved", f"{len(made)} shot(s) duplicated"))
+
+    def delete(self, value: dict) -> dict[Any, Any]:
+        ids = self.selection(value)
+        try:
+            project = self.services.project(value["project"])
+            before = [s.id for s in self.services.board(project).shots]
+            board = edits.delete_shots(project, ids, self.owner(value))
+        except PUBLIC_ERRORS as error:
+            return self.failed(value, error)
+        remaining = [s.id for s in board.shots]
+        after = next((sid for sid in before[before.index(ids[0]):] if sid in remaining), remaining[-1] if remaining else None)
+        return self.refreshed({**value, "selection": [after] if after else [], "shot": None}, select=after,
+                              message=("saved", f"{len(ids)} shot(s) deleted (Undo brings them back)"))
+
+    def step(self, kind: str) -> Callable:
+        def run(value: dict) -> dict[Any, Any]:
+            try:
+                (edits.undo if kind == "undo" else edits.redo)(self.services.project(value["project"]),
+                                                               self.owner(value))
+            except PUBLIC_ERRORS as error:
+                return self.failed(value, error)
+            return self.refreshed(value, message=("saved", f"{kind} done"))
+        return run
+
+    def render(self, which: str) -> Callable:
+        def run(value: dict) -> dict[Any, Any]:
+            try:
+                ids = self.selection(value) if which == "selected" else None
+                jobs = self.services.submit_shots(self.owner(value), self.services.project(value["project"]),
+                                                  ids, only_missing=which == "missing")
+            except PUBLIC_ERRORS as error:
+                return self.failed(value, error)
+            return self.refreshed(value, message=("saved", f"{len(jobs)} shot(s) queued"))
+        return run
+
+    def cancel_mine(self, value: dict) -> dict[Any, Any]:
+        count = self.services.jobs.cancel_owner(self.owner(value))
+        return self.refreshed(value, message=("saved", f"cancelled {count} job(s)"))
+
+    # -- polling -----------------------------------------------------------------------------
+    def poll(self, focused: str, value: dict | None, *widget_values: Any) -> dict[Any, Any]:
+        """Every second: the wall (panels whose data changed), and inspector fields another tab
+        or a landing take changed, except fields with unsaved typing or the focus."""
+        if not value:
+            return self.unchanged()
+        try:
+            project = self.services.project(value["project"])
+            board = self.services.board(project)
+        except (ProjectError, OSError) as error:
+            return {self.w["board_progress"]: f"⚠ {html.escape(str(error))}"}
+        updates = self.board_updates(value, project, board)
+        shot_id = value.get("shot")
+        if shot_id not in [s.id for s in board.shots]:
+            if shot_id is not None:
+                value, shot_updates = self.select(value, project, board, board.shots[0].id if board.shots else None)
+                updates.update(shot_updates)
+            return {**updates, self.view: value}
+        shot = board.shot(shot_id)
+        current = dict(zip(self.ins.fields, widget_values))
+        current["camera"] = camera_from(list(widget_values[len(self.ins.fields):]), len(value["seen"].get("camera", [])))
+        shown = shown_values(board, shot)
+        seen, base = dict(value["seen"]), dict(value["base"])
+        changed = set()
+        for name, now in shown.items():
+            dirty = name == focused or not same(name, current.get(name), seen.get(name))
+            if dirty:
+                continue
+            base[name] = board.revision
+            if not same(name, now, seen.get(name)):
+                seen[name] = now
+                changed.add(name)
+        updates.update(field_updates(self.ins, shown, changed))
+        value, take_updates = self.take_updates({**value, "seen": seen, "base": base, "rev": board.revision},
+                                                project, board, shot)
+        return {**updates, **take_updates, self.view: value}
+
+    # -- inspector edits -----------------------------------------------------------------------
+    def patch(self, value: dict, changes: dict[str, Any], shown_names: set[str]) -> dict[Any, Any]:
+        """Send one patch based on the fields' base revisions; on a conflict show the current value."""
+        project = self.services.project(value["project"])
+        base = min(value["base"].get(name, value["rev"]) for name in shown_names)
+        try:
+            board = edits.patch_shot(project, value["shot"], changes, base, self.owner(value))
+        except edits.EditConflict as error:
+            board = self.services.board(project)
+            shown = shown_values(board, board.shot(value["shot"]))
+            value = {**value, "seen": {**value["seen"], **{n: shown[n] for n in shown_names}},
+                     "base": {**value["base"], **{n: board.revision for n in shown_names}}}
+            mine = "; ".join(f"{n}: {str(v)[:200]}" for n, v in changes.items())
+            updates = field_updates(self.ins, shown, shown_names)
+            return {**updates, self.view: value,
+                    self.ins.indicator: indicator("conflict", f"{error} Your value was — {mine}")}
+        except PUBLIC_ERRORS as error:
+            board = self.services.board(project)
+            shown = shown_values(board, board.shot(value["shot"]))
+            return {**field_updates(self.ins, shown, shown_names), self.ins.indicator: indicator("error", str(error))}
+        shown = shown_values(board, board.shot(value["shot"]))
+        value = {**value, "seen": {**value["seen"], **{n: shown[n] for n in shown_names}},
+                 "base": {**value["base"], **{n: board.revision for n in shown_names}}, "rev": board.revision}
+        updates = self.refreshed(value, message=("saved", f"saved {time.strftime('%H:%M:%S')}"))
+        # a saved text field is not written back (the person may have typed on since), unless
+        # the service normalised it (e.g. repeated characters dropped)
+        echo = {n for n in shown_names if not (n in TEXT and n in changes and same(n, changes[n], shown[n]))}
+        return {**updates, **field_updates(self.ins, shown, echo)}
+
+    def save(self, name: str) -> Callable:
+        def run(value: dict, widget_value: Any) -> dict[Any, Any]:
+            if not value or not value.get("shot"):
+                return self.unchanged()
+            if same(name, widget_value, value["seen"].get(name)):
+                return self.unchanged()  # nothing typed: a blur alone saves nothing
+            return self.patch(value, {name: "" if widget_value is None and name != "lens_mm" else widget_value}, {name})
+        return run
+
+    def lock_seed(self, value: dict, locked: bool) -> dict[Any, Any]:
+        """Locking keeps the look of the chosen take: its seed becomes the shot's seed."""
+        if not value or not value.get("shot"):
+            return self.unchanged()
+        board = self.services.board(self.services.project(value["project"]))
+        take = board.shot(value["shot"]).chosen()
+        changes: dict[str, Any] = {"seed_locked": bool(locked)}
+        if locked and take is not None:
+            changes["seed"] = take.seed
+        return self.patch(value, changes, {"seed_locked", "seed"})
+
+    def random_seed(self, value: dict) -> dict[Any, Any]:
+        if not value or not value.get("shot"):
+            return self.unchanged()
+        return self.patch(value, {"seed": random_seed(), "seed_locked": True}, {"seed", "seed_locked"})
+
+    def save_camera(self, value: dict, *moves: Any) -> dict[Any, Any]:
+        if not value or not value.get("shot"):
+            return self.unchanged()
+        camera = camera_from(list(moves), len(value["seen"].get("camera", [])) or 1)
+        segments = [{"move": m, "intensity": i, "easing": e} for m, i, e in camera]
+        return self.patch(value, {"camera": segments}, {"camera"})
+
+    def resize_camera(self, delta: int) -> Callable:
+        def run(value: dict, *moves: Any) -> dict[Any, Any]:
+            if not value or not value.get("shot"):
+                return self.unchanged()
+            count = max(1, min(MAX_SEGMENTS, len(value["seen"].get("camera", [])) + delta))
+            camera = camera_from(list(moves), MAX_SEGMENTS)[:count]
+            if delta > 0 and count > len(value["seen"].get("camera", [])):
+                camera[-1] = ["handheld" if count == 2 else "static", 0.3, "linear"]
+            segments = [{"move": m, "intensity": i, "easing": e} for m, i, e in camera]
+            return self.patch(value, {"camera": segments}, {"camera"})
+        return run
+
+    def add_keyframe(self, value: dict, file_path: str | None, role: str, frame: Any) -> dict[Any, Any]:
+        if not file_path or not value or not value.get("shot"):
+            return self.unchanged()
+        try:
+            edits.set_keyframe(self.services.project(value["project"]), value["shot"], Path(file_path), role,
+                               int(frame or 0), self.owner(value))
+        except PUBLIC_ERRORS as error:
+            return {**self.failed(value, Exception(f"Keyframe refused: {error}")), self.ins.kf_upload: None}
+        return {**self.refreshed(value, message=("saved", f"{role} keyframe added")), self.ins.kf_upload: None}
+
+    def clear_keyframes(self, value: dict) -> dict[Any, Any]:
+        if not value or not value.get("shot"):
+            return self.unchanged()
+        try:
+            edits.remove_keyframes(self.services.project(value["project"]), value["shot"], self.owner(value))
+        except PUBLIC_ERRORS as error:
+            return self.failed(value, error)
+        return self.refreshed(value, message=("saved", "keyframes removed"))
+
+    def choose_take(self, value: dict, event: gr.SelectData) -> dict[Any, Any]:
+        project = self.services.project(value["project"])
+        shot = self.services.board(project).shot(value["shot"])
+        with_poster = [t for t in shot.takes if project.resolve(t.path).is_file()]
+        if not 0 <= event.index < len(with_poster):
+            return self.unchanged()
+        try:
+            edits.choose_take(project, shot.id, with_poster[event.index].id, self.owner(value))
+        except PUBLIC_ERRORS as error:
+            return self.failed(value, error)
+        return self.refreshed(value, message=("saved", f"take T{event.index + 1} chosen"))
+
+    def delete_take(self, value: dict) -> dict[Any, Any]:
+        project = self.services.project(value["project"])
+        shot = self.services.board(project).shot(value["shot"])
+        if shot.chosen_take is None:
+            return {self.ins.indicator: indicator("error", "this shot has no take to delete")}
+        try:
+            edits.delete_take(project, shot.id, shot.chosen_take, self.owner(value))
+        except PUBLIC_ERRORS as error:
+            return self.failed(value, error)
+        return self.refreshed(value, message=("saved", "take deleted (Undo brings it back)"))
+
+    def compare(self, value: dict, first: str | None, second: str | None) -> str:
+        """Two takes side by side; the left one drives playback of both."""
+        if not first or not second:
+            return ""
+        project = self.services.project(value["project"])
+        shot = self.services.board(project).shot(value["shot"])
+        takes = {t.id: t for t in shot.takes}
+        cells = []
+        for take_id in (first, second):
+            take = takes.get(take_id)
+            if take is None or not project.resolve(take.path).is_file():
+                return f"<p>Take {html.escape(str(take_id))} is gone.</p>"
+            url = file_url(self.media.publish(project.resolve(take.path)))
+            cells.append(f'<figure><video src="{html.escape(url)}" muted playsinline controls loop></video>'
+                         f"<figcaption>seed {take.seed} · {html.escape(take.backend)}</figcaption></figure>")
+        return f'<div class="compare-pair">{"".join(cells)}</div>'
+
+    def generate(self, value: dict, count: Any = 1) -> dict[Any, Any]:
+        """Queue takes of the shot as saved (the form is never re-saved by Generate)."""
+        if not value or not value.get("shot"):
+            return self.unchanged()
+        try:
+            n = int(count or 1)
+            if not 1 <= n <= 8:
+                raise FieldError("takes", f"must be from 1 to 8, got {count!r}")
+            project = self.services.project(value["project"])
+            board = self.services.board(project)
+            label = f"shot {board.index_of(value['shot']) + 1}"
+            for i in range(n):
+                self.services.submit_render(self.owner(value), project, value["shot"],
+                                            seed=None if i == 0 else random_seed(),
+                                            label=label + (f" (take {i + 1} of {n})" if n > 1 else ""))
+        except PUBLIC_ERRORS as error:
+            return self.failed(value, error)
+        return self.refreshed(value, message=("saved", f"{n} take(s) queued"))
+
+    def cancel_shot(self, value: dict) -> dict[Any, Any]:
+        owner = self.owner(value)
+        stopped = 0
+        for job in self.services.jobs.jobs(owner, project=value["project"]):
+            if job.shot_id == value.get("shot") and not job.is_finished:
+                stopped += self.services.jobs.cancel(owner, job.id)
+        return self.refreshed(value, message=("saved", f"cancelled {stopped} job(s)"))
+
+    # -- board settings ------------------------------------------------------------------------
+    def save_setting(self, name: str) -> Callable:
+        def run(value: dict, widget_value: Any, keep: str) -> dict[Any, Any]:
+            project = self.services.project(value["project"])
+            try:
+                edits.patch_board(project, {name: widget_value}, None, self.owner(value), keep=keep)
+            except PUBLIC_ERRORS as error:
+                board = self.services.board(project)
+                return {**self.project_updates(project, board), self.w["settings"][name]: gr.update(),
+                        self.ins.indicator: indicator("error", str(error))}
+            updates = self.refreshed(value, message=("saved", f"board {name} saved"))
+            if value.get("shot"):
+                board = self.services.board(project)
+                value, shot_updates = self.select(updates[self.view], project, board, value["shot"])
+                updates.update({**shot_updates, self.view: value})
+            return updates
+        return run
+
+
+def file_url(path: str | Path) -> str:
+    """The URL Gradio serves a published copy at (the copies' folder is an allowed path)."""
+    return f"/gradio_api/file={path}"

@@ -99,38 +99,41 @@ def _credential(text: str, source: str) -> tuple[str, str]:
     return user, password
 
 
-def build(options: ServeOptions) -> tuple[Any, Any]:
-    """The Studio services and their Blocks (not launched)."""
-    from studio.services.app import Studio
-    from studio.ui.layout import build_ui
+def build(options: ServeOptions) -> tuple[Any, Any, Any]:
+    """The services, the served-copies folder and their Blocks (not launched)."""
+    from studio.services.app import StudioServices
     from studio.services.workspace import Workspace
+    from studio.ui.layout import build_ui
+    from studio.ui.serving import MediaCache
 
     workspace = Workspace(options.home)
     project = workspace.startup_project(options.project)
-    studio = Studio(workspace, backend=options.backend, device=options.device)
-    demo = build_ui(studio, project)
+    services = StudioServices(workspace, backend=options.backend, device=options.device)
+    media = MediaCache()
+    services.closing(media.close)
+    demo = build_ui(services, media, project)
     demo.queue(max_size=256, default_concurrency_limit=4)
-    return studio, demo
+    return services, media, demo
 
 
 def start(options: ServeOptions, *, block: bool = False, quiet: bool = False) -> tuple[Any, Any, str]:
-    """Build and launch; returns (studio, blocks, url). With block, serves until interrupted."""
+    """Build and launch; returns (services, blocks, url). With block, serves until interrupted."""
     from studio.ui.views import CSS
 
-    studio, demo = build(options)
+    services, media, demo = build(options)
     _, url, _ = demo.launch(
         server_name=options.host, server_port=options.port, share=options.share,
         auth=list(options.auth) or None, prevent_thread_lock=True, quiet=quiet,
         max_file_size=MAX_UPLOAD, css=CSS, footer_links=["api"], show_error=True,
-        ssr_mode=False,
+        ssr_mode=False, allowed_paths=[str(media.root)],
     )
     threading.Thread(target=_warm_up, name="previz-warm-up", daemon=True).start()
     if block:
         try:
             demo.block_thread()
         finally:
-            studio.close()
-    return studio, demo, url
+            services.close()
+    return services, demo, url
 
 
 def _warm_up() -> None:

@@ -20,7 +20,8 @@ import weakref
 from collections import OrderedDict
 from pathlib import Path
 
-SERVED_KEPT = 400
+SERVED_KEPT = 2000
+POSTER_WIDTH = 320
 """Copies kept; older ones are deleted (Gradio keeps its own cached copy while it needs one)."""
 
 
@@ -51,9 +52,7 @@ class MediaCache:
             shutil.copyfile(source, partial)
             os.replace(partial, target)
             self._entries[key] = target
-            while len(self._entries) > self._kept:
-                _, old = self._entries.popitem(last=False)
-                shutil.rmtree(old.parent, ignore_errors=True)
+            self._evict()
             return str(target)
 
     def thumbnail(self, video: Path) -> str | None:
@@ -79,6 +78,52 @@ class MediaCache:
         with self._lock:
             self._entries[key] = target
         return str(target)
+
+    def poster(self, source: Path, width: int = POSTER_WIDTH) -> str | None:
+        """A small JPEG of an image, or of a video's first frame, for panels and take strips
+        (None when it cannot be read). Cached by the source's path, size and mtime."""
+        from PIL import Image
+
+        source = Path(source)
+        try:
+            stat = source.stat()
+        except OSError:
+            return None
+        key = hashlib.sha256(f"poster{width}|{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:24]
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is not None and cached.exists():
+                self._entries.move_to_end(key)
+                return str(cached)
+        try:
+            if source.suffix.lower() in (".mp4", ".mov", ".webm", ".mkv"):
+                from studio.media import MediaError, read_video
+
+                try:
+                    picture = Image.fromarray(read_video(source, max_frames=1)[0])
+                except MediaError:
+                    return None
+            else:
+                with Image.open(source) as opened:
+                    opened.draft("RGB", (width, width))
+                    picture = opened.convert("RGB")
+        except (OSError, ValueError, Image.DecompressionBombError):
+            return None
+        picture.thumbnail((width, width * 4))
+        folder = self.root / key
+        folder.mkdir(exist_ok=True)
+        target = folder / f"{source.stem}.jpg"
+        picture.save(target, format="JPEG", quality=85)
+        with self._lock:
+            self._entries[key] = target
+            self._evict()
+        return str(target)
+
+    def _evict(self) -> None:
+        """Drop the oldest copies past the limit (called with the lock held)."""
+        while len(self._entries) > self._kept:
+            _, old = self._entries.popitem(last=False)
+            shutil.rmtree(old.parent, ignore_errors=True)
 
     def close(self) -> None:
         self._remove()

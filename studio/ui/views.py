@@ -7,13 +7,18 @@ Every piece of user text (titles, prompts, error messages quoting them) goes thr
 from __future__ import annotations
 
 import html
-import time
-from typing import Iterable
 
 from studio.board import Board
 from studio.services.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobView
 
 CSS = """
+#inspector { border-left: 1px solid var(--border-color-primary); padding-left: 8px; }
+.save-state { font-size: 0.9em; } .save-state.saved { color: #15803d; }
+.save-state.conflict, .save-state.error { color: #b42318; font-weight: 600; }
+.compare-pair { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; }
+.compare-pair video { width: 100%; }
+#wall-toolbar { gap: 6px; flex-wrap: wrap; }
+#wall-toolbar button { flex: 0 0 auto; width: auto; min-width: 0; padding: 4px 10px; }
 .shot-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 6px; }
 .card-error { color: #b42318; font-weight: 600; }
 .job { margin: 2px 0; font-size: 0.92em; }
@@ -52,37 +57,29 @@ def job_line(job: JobView, position: int | None = None) -> str:
     return f'<div class="job">✔ {label}: done in {_seconds(job.elapsed)}</div>'
 
 
-def card_status(jobs: Iterable[JobView], positions: dict[str, int | None]) -> str:
-    """The newest job of one shot, shown inside its card (empty when there is none)."""
-    latest = list(jobs)[-1:]
-    if not latest:
-        return ""
-    job = latest[0]
-    if job.status == DONE and time.monotonic() - (job.finished or 0) > 30:
-        return ""
-    return job_line(job, positions.get(job.id))
-
-
 def board_progress(board: Board, jobs: list[JobView], positions: dict[str, int | None]) -> str:
-    """Whole-board progress (takes chosen, the latest render-all) and the session's job list."""
+    """Whole-board progress (takes chosen, the latest batch while it runs) and the owner's active
+    and recently failed jobs. A batch bar counts cancelled shots as cancelled, not done, and goes
+    away once nothing in it is left to run."""
     chosen = sum(1 for shot in board.shots if shot.chosen_take)
     parts = [f"<div><b>{chosen} of {len(board.shots)} shots</b> have a chosen take · running time "
              f"{board.fps.timecode(board.total_frames)} ({board.fps.frames_to_seconds(board.total_frames):.1f} s)</div>"]
     groups = [job.group for job in jobs if job.group]
-    if groups:
-        batch = [job for job in jobs if job.group == groups[-1]]
-        finished = sum(1 for job in batch if job.is_finished)
-        fraction = sum(job.fraction if not job.is_finished else 1.0 for job in batch) / len(batch)
+    batch = [job for job in jobs if groups and job.group == groups[-1]]
+    if batch and not all(job.is_finished for job in batch):
+        done = sum(1 for job in batch if job.status == DONE)
+        cancelled = sum(1 for job in batch if job.status in (CANCELLED, FAILED))
+        fraction = sum(job.fraction for job in batch if not job.is_finished or job.status == DONE) / len(batch)
         running = [job for job in batch if job.status == RUNNING]
-        elapsed = sum(job.elapsed for job in batch)
         done_jobs = [job for job in batch if job.status == DONE]
         estimate = ""
-        if done_jobs and finished < len(batch):
+        if done_jobs:
             mean = sum(job.elapsed for job in done_jobs) / len(done_jobs)
-            left = (len(batch) - finished - (running[0].fraction if running else 0)) * mean
+            left = (len(batch) - done - cancelled - (running[0].fraction if running else 0)) * mean
             estimate = f", about {_seconds(left)} left"
-        parts.append(f'<div class="job">Render all: {finished} of {len(batch)} shots, {_seconds(elapsed)} '
-                     f'of rendering{estimate} <progress max="1" value="{fraction:.3f}"></progress></div>')
+        stopped = f", {cancelled} cancelled or failed" if cancelled else ""
+        parts.append(f'<div class="job">Rendering {len(batch)} shots: {done} done{stopped}{estimate} '
+                     f'<progress max="1" value="{fraction:.3f}"></progress></div>')
     active = [job for job in jobs if not job.is_finished]
     failed = [job for job in jobs if job.status == FAILED][-3:]
     parts += [job_line(job, positions.get(job.id)) for job in active]
@@ -122,10 +119,6 @@ def running_time(board: Board) -> str:
     total = board.total_frames
     return (f"**Total running time** {board.fps.timecode(total)} · {total} frames at {board.fps} fps "
             f"({board.fps.frames_to_seconds(total):.2f} s) · {len(board.shots)} shots")
-
-
-def take_label(index: int, take) -> str:
-    return f"Take {index + 1} · seed {take.seed} · {take.backend}" + (f" · {take.model}" if take.model else "")
 
 
 def take_info(take, sidecar: dict | None) -> str:
