@@ -57,6 +57,8 @@ class StudioServices:
         self._sidecars: OrderedDict[tuple[str, int, int], dict[str, Any] | None] = OrderedDict()
         self._lock = threading.Lock()
         self._on_close: list[Callable[[], None]] = []
+        self.served_copies: Any = None
+        """The UI's folder of files the browser may fetch, when a UI runs (tests check it)."""
 
     def closing(self, cleanup: Callable[[], None]) -> None:
         """Run ``cleanup`` when the app closes (the UI's served-copies folder, for one)."""

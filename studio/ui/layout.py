@@ -133,6 +133,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
                     save_as_button = gr.Button("Save as", scale=1)
                 project_error = gr.Markdown("", elem_classes=["card-error"], elem_id="project-error")
 
+        api.register(services, media)  # first, so the endpoints get their own names, not UI handlers
         settings = {"title": s_title, "fps": s_fps, "width": s_width, "height": s_height,
                     "default_backend": s_backend, "default_model": s_model, "memory_profile": s_memory}
         ui = _Handlers(services, media, ins, panels=panels, board_progress=board_progress, header=header,
@@ -262,7 +263,6 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
 
         audio_upload.upload(add_audio, [view, audio_upload], [audio_upload, audio_info], **EDIT)
 
-        api.register(services, media)
     return demo
 
 
@@ -671,7 +671,7 @@ class _Handlers:
             take = takes.get(take_id)
             if take is None or not project.resolve(take.path).is_file():
                 return f"<p>Take {html.escape(str(take_id))} is gone.</p>"
-            url = file_url(self.media.publish(project.resolve(take.path)))
+            url = file_url(self.media.public_video(project.resolve(take.path)))
             cells.append(f'<figure><video src="{html.escape(url)}" muted playsinline controls loop></video>'
                          f"<figcaption>seed {take.seed} · {html.escape(take.backend)}</figcaption></figure>")
         return f'<div class="compare-pair">{"".join(cells)}</div>'

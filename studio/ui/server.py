@@ -111,6 +111,7 @@ def build(options: ServeOptions) -> tuple[Any, Any, Any]:
     services = StudioServices(workspace, backend=options.backend, device=options.device)
     media = MediaCache()
     services.closing(media.close)
+    services.served_copies = media  # for tests and embedders that check what the browser is served
     demo = build_ui(services, media, project)
     demo.queue(max_size=256, default_concurrency_limit=4)
     return services, media, demo
@@ -125,7 +126,7 @@ def start(options: ServeOptions, *, block: bool = False, quiet: bool = False) ->
         server_name=options.host, server_port=options.port, share=options.share,
         auth=list(options.auth) or None, prevent_thread_lock=True, quiet=quiet,
         max_file_size=MAX_UPLOAD, css=CSS, footer_links=["api"], show_error=True,
-        ssr_mode=False, allowed_paths=[str(media.root)],
+        ssr_mode=False, allowed_paths=[str(media.public)],
     )
     threading.Thread(target=_warm_up, name="previz-warm-up", daemon=True).start()
     if block:

@@ -30,22 +30,25 @@ class MediaCache:
 
     def __init__(self, kept: int = SERVED_KEPT) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="previz-served-"))
+        self.public = self.root / "public"
+        """Fetched by URL (an allowed path): only posters re-encoded from pixels and take videos."""
+        self.public.mkdir()
         self._remove = weakref.finalize(self, shutil.rmtree, str(self.root), True)
         """Removes the folder on close(), when the cache is collected, or at interpreter exit."""
         self._kept = kept
         self._entries: OrderedDict[str, Path] = OrderedDict()
         self._lock = threading.Lock()
 
-    def publish(self, source: Path, name: str | None = None) -> str:
+    def publish(self, source: Path, name: str | None = None, public: bool = False) -> str:
         """A servable copy of ``source`` (an existing regular file inside a project)."""
         source = Path(source)
         stat = source.stat()
-        key = hashlib.sha256(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:24]
+        key = hashlib.sha256(f"{public}|{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:24]
         with self._lock:
             if key in self._entries and self._entries[key].exists():
                 self._entries.move_to_end(key)
                 return str(self._entries[key])
-            folder = self.root / key
+            folder = (self.public if public else self.root) / key
             folder.mkdir(exist_ok=True)
             target = folder / (name or source.name)
             partial = folder / f".{target.name}.partial"
@@ -55,29 +58,12 @@ class MediaCache:
             self._evict()
             return str(target)
 
-    def thumbnail(self, video: Path) -> str | None:
-        """The first frame of a take as a PNG (None when the video cannot be read)."""
-        from PIL import Image
-
-        from studio.media import MediaError, read_video
-
-        stat = video.stat()
-        key = hashlib.sha256(f"thumb|{video.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:24]
-        with self._lock:
-            cached = self._entries.get(key)
-            if cached is not None and cached.exists():
-                return str(cached)
-        try:
-            frame = read_video(video, max_frames=1)[0]
-        except MediaError:
-            return None
-        folder = self.root / key
-        folder.mkdir(exist_ok=True)
-        target = folder / f"{video.stem}.png"
-        Image.fromarray(frame).save(target)
-        with self._lock:
-            self._entries[key] = target
-        return str(target)
+    def public_video(self, source: Path) -> str:
+        """A take video the page may fetch by URL (the compare view); nothing but .mp4 files."""
+        source = Path(source)
+        if source.suffix.lower() != ".mp4":
+            raise ValueError(f"{source.name}: only take videos are served by URL")
+        return self.publish(source, public=True)
 
     def poster(self, source: Path, width: int = POSTER_WIDTH) -> str | None:
         """A small JPEG of an image, or of a video's first frame, for panels and take strips
@@ -110,7 +96,7 @@ class MediaCache:
         except (OSError, ValueError, Image.DecompressionBombError):
             return None
         picture.thumbnail((width, width * 4))
-        folder = self.root / key
+        folder = self.public / key
         folder.mkdir(exist_ok=True)
         target = folder / f"{source.stem}.jpg"
         picture.save(target, format="JPEG", quality=85)

@@ -122,4 +122,6 @@ def test_recover_restores_the_last_good_board_after_any_hostile_write(tmp_path: 
             continue
         project.board_path.write_bytes(content)
         board, _ = project.recover()
-        assert board == good and project.load() == good
+        # the same board, at a newer revision (revisions never go backwards, so stale edits fail)
+        assert board.replace(revision=good.revision) == good and project.load() == board
+        assert board.revision > good.revision

@@ -9,6 +9,7 @@ Derandomized so CI is reproducible; a few thousand cases in all, a few seconds e
 from __future__ import annotations
 
 import io
+import copy
 import json
 import math
 from typing import Any
@@ -85,7 +86,7 @@ def _mutated(changes: list[tuple[tuple, Any]]) -> Any:
             if value is KeyError:
                 del parent[path[-1]]
             else:
-                parent[path[-1]] = value
+                parent[path[-1]] = copy.deepcopy(value)  # NASTY values are shared between examples
         except (KeyError, IndexError, TypeError):
             continue  # an earlier change removed or replaced this path
     return data

@@ -86,7 +86,7 @@ def test_file_routes_refuse_traversal_absolute_paths_and_case_tricks(server) -> 
     theirs = other_project(server)
     backup = theirs.backups()[0]
     upload_dir = Path(upload(http, "seed.txt", b"x")).parent.parent
-    served = Path(studio.media.publish(theirs.board_path))
+    served = Path(studio.served_copies.publish(theirs.board_path))
     targets = [
         "/etc/passwd",
         "..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
@@ -135,7 +135,9 @@ def test_forged_file_payloads_are_refused_and_real_uploads_work(server, tmp_path
     session = uuid.uuid4().hex[:11]
     loaded = call(http, "load", [None], session)
     assert loaded.get("success") is True
-    mine = Project.open(Path(loaded["output"]["data"][2]["project"]))  # the session opened (browser state)
+    state = next(item for item in loaded["output"]["data"]
+                 if isinstance(item, dict) and {"token", "project"} <= set(item))  # the browser state
+    mine = Project.open(Path(state["project"]))  # the session opened
     before = set(mine.audio_dir.iterdir()) if mine.audio_dir.exists() else set()
 
     for forged in (str(victim_audio), "/etc/passwd", f"{mine.root}/../{victim.root.name}/audio/secret-scratch.wav"):

@@ -45,7 +45,8 @@ def keyframes(project: Project) -> list[Path]:
 
 
 def test_size_cap_accepts_the_limit_and_refuses_one_byte_more(project: Project, tmp_path: Path) -> None:
-    from studio.ui.cards import import_image
+    from studio.services.edits import set_keyframe
+    from studio.services.fields import FieldError
 
     image = png()
     assert load_rgb(image, max_bytes=len(image)).shape == (24, 32, 3)
@@ -57,8 +58,8 @@ def test_size_cap_accepts_the_limit_and_refuses_one_byte_more(project: Project, 
         project.import_keyframe(over, ".png")
     too_big = tmp_path / "big.png"
     too_big.write_bytes(over)
-    with pytest.raises(ImageError, match="limit"):
-        import_image(project, too_big)  # the UI's upload handler checks the size before reading
+    with pytest.raises(FieldError, match="limit"):
+        set_keyframe(project, "s1", too_big)  # an upload's size is checked before it is read
     assert keyframes(project) == []
 
 
