@@ -186,7 +186,7 @@ def test_generate_pick_compare_and_delete_takes(app, browser):
     page.locator("#compare-a input").click()
     page.get_by_role("option", name=f"T1 (seed {takes[0].seed})").click()
     page.locator("#compare-b input").click()
-    page.get_by_role("option", name=f"T2 (seed {takes[1].seed})").click()
+    page.get_by_role("option", name=f"T2 (seed {takes[1].seed})").last.click()
     page.wait_for_function("document.querySelectorAll('#compare video').length === 2")
     page.evaluate("document.querySelectorAll('#compare video')[0].play()")
     page.wait_for_function("document.querySelectorAll('#compare video')[1].currentTime > 0.05")

@@ -128,7 +128,7 @@ def test_a_truncated_video_gives_typed_errors_everywhere_it_is_read(project: Pro
         render_shot(project, "s2", seed=1)  # continuity reads the truncated take's last frame
     media = MediaCache()
     try:
-        assert media.thumbnail(video) is None
+        assert media.poster(video) is None
     finally:
         media.close()
     with pytest.raises(ImageError):
