@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from studio.storage import BOARD_FILE, Project, ProjectError
+from studio.common import shown
 
 MAX_ENTRIES = 20_000
 MAX_UNPACKED_BYTES = 20 * 1024**3
@@ -120,12 +121,12 @@ def _safe_name(archive: Path, member: zipfile.ZipInfo) -> str:
     name = member.filename
     mode = member.external_attr >> 16
     if stat.S_ISLNK(mode):
-        raise ArchiveError(f"{archive.name}: entry {name!r} is a symbolic link; refused")
+        raise ArchiveError(f"{archive.name}: entry {shown(name)} is a symbolic link; refused")
     if "\\" in name or "\x00" in name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise ArchiveError(f"{archive.name}: entry {name!r} has an absolute or foreign path; refused")
+        raise ArchiveError(f"{archive.name}: entry {shown(name)} has an absolute or foreign path; refused")
     parts = PurePosixPath(name).parts
     if not parts or any(part in ("..", ".") for part in parts):
-        raise ArchiveError(f"{archive.name}: entry {name!r} would leave the project folder; refused")
+        raise ArchiveError(f"{archive.name}: entry {shown(name)} would leave the project folder; refused")
     return PurePosixPath(*parts).as_posix()
 
 

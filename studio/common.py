@@ -56,3 +56,21 @@ def atomic_write(target: Path, *, durable: bool = False) -> Iterator[Path]:
             os.fsync(folder)
         finally:
             os.close(folder)
+
+
+SHOWN_CHARS = 80
+"""How much of a bad value an error message quotes: enough to recognise it, never a megabyte."""
+
+
+def shown(value: object, limit: int = SHOWN_CHARS, *, plain: bool = False) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters with the full length said.
+
+    Why: errors travel back to the client (API, browser); one that quotes a 1 MB value in full
+    costs a megabyte per failed request and buries the message. Every error that quotes input
+    uses this, as BoardError does. ``plain`` quotes ``str(value)`` (for lists already joined).
+    """
+    text = str(value) if plain else repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, (str, bytes, list, tuple, dict)) else ""
+    return f"{text[:limit - 3]}...{size}"

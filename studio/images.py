@@ -40,6 +40,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from studio.common import shown
+
 MIN_SIDE = 16
 """Smallest accepted width or height in pixels (the board's own minimum frame size)."""
 MAX_PIXELS = 40_000_000
@@ -299,7 +301,7 @@ def fit_image(
     with ``background`` bars. Downscaling uses area averaging (no aliasing), upscaling Lanczos.
     """
     if mode not in FIT_MODES:
-        raise ImageError(f"fit mode must be one of {', '.join(FIT_MODES)}, got {mode!r}")
+        raise ImageError(f"fit mode must be one of {', '.join(FIT_MODES)}, got {shown(mode)}")
     if width < 1 or height < 1:
         raise ImageError(f"target size must be positive, got {width}x{height}")
     src_h, src_w = image.shape[:2]

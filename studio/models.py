@@ -18,6 +18,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from studio.common import shown
+
 TASKS: tuple[str, ...] = ("t2v", "i2v", "flf2v", "keyframes", "v2v")
 """t2v: prompt only; i2v: first frame; flf2v: first + last frame; keyframes: images at any frame
 index; v2v: an init video (camera-guided mode)."""
@@ -151,7 +153,17 @@ _LIKE_BY_PIPELINE = MappingProxyType({
 
 
 def _looks_like_path(source: str) -> bool:
-    return source.startswith(("/", ".", "~")) or os.sep in source.replace("/", "", 1) or Path(source).expanduser().is_dir()
+    if source.startswith(("/", ".", "~")) or os.sep in source.replace("/", "", 1):
+        return True
+    return _is_folder(Path(source).expanduser())
+
+
+def _is_folder(path: Path) -> bool:
+    """is_dir() that answers False for a name the filesystem refuses (too long), not a crash."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def _read_model_index(folder: Path) -> dict[str, Any]:
@@ -213,7 +225,7 @@ def get_spec(name: str) -> ModelSpec:
         if lowered in (spec.key.lower(), spec.source.lower()):
             return spec
     raise ModelError(
-        f"unknown model {name!r}; known models: {', '.join(CATALOG)}. "
+        f"unknown model {shown(name)}; known models: {', '.join(CATALOG)}. "
         "A local Diffusers folder also works, and any other hub id with like=<one of these>."
     )
 
@@ -221,16 +233,16 @@ def get_spec(name: str) -> ModelSpec:
 def resolve_model(name: str, like: str | None = None) -> ModelSpec:
     """Turn what a user typed (catalog key, hub id, local folder) into a spec, offline."""
     if not name or not isinstance(name, str):
-        raise ModelError(f"a model name is needed, got {name!r}; known models: {', '.join(CATALOG)}")
+        raise ModelError(f"a model name is needed, got {shown(name)}; known models: {', '.join(CATALOG)}")
     if like is None:
         try:
             return get_spec(name)
         except ModelError:
             pass
     folder = Path(name).expanduser()
-    if _looks_like_path(name) or folder.is_dir():
-        if not folder.is_dir():
-            raise ModelError(f"model folder {name} does not exist")
+    if _looks_like_path(name):
+        if not _is_folder(folder):
+            raise ModelError(f"model folder {shown(name)} does not exist")
         return custom_model(str(folder), like) if like else infer_spec(folder)
     if like is not None:
         return custom_model(name, like)

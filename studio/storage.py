@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from studio import history
 from studio.board import Board, BoardError, check_relative_path
-from studio.common import atomic_write
+from studio.common import atomic_write, shown
 from studio.board_codec import board_from_dict, board_to_dict
 from studio.migrations import MigrationError, migrate
 
@@ -194,7 +194,7 @@ class Project:
         candidate = self.root / relative
         real_root = self.root.resolve()
         if not candidate.resolve().is_relative_to(real_root):
-            raise UnsafePathError(f"{field_path}: {relative!r} resolves outside the project folder")
+            raise UnsafePathError(f"{field_path}: {shown(relative)} resolves outside the project folder")
         return candidate
 
     def relative(self, path: Path) -> str:

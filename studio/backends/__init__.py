@@ -11,6 +11,8 @@ from types import MappingProxyType
 from typing import Any
 
 from studio.backends.base import Backend, GenerationError
+from studio.board import BoardError
+from studio.common import shown
 
 BACKENDS = MappingProxyType({
     "animatic": "studio.backends.animatic:AnimaticBackend",
@@ -25,10 +27,25 @@ def backend_names() -> list[str]:
     return list(BACKENDS)
 
 
+def check_backend_name(name: object, field: str = "backend", allow_none: bool = False) -> str | None:
+    """``name`` if it is a backend (None too when ``allow_none``: "use the board's"), else a
+    BoardError naming ``field`` and the choices.
+
+    Why here and not only in create_backend: a name is checked where it is *set* (an edit, a
+    form, an API call, an import), so a board never holds a backend that fails only when its
+    render starts, minutes later in the queue.
+    """
+    if name is None and allow_none:
+        return None
+    if not isinstance(name, str) or name not in BACKENDS:
+        raise BoardError(field, name, f"is not a backend; choose one of {', '.join(BACKENDS)}")
+    return name
+
+
 def create_backend(name: str, **settings: Any) -> Backend:
     """Instantiate a backend by name; unknown names list the valid ones."""
     if name not in BACKENDS:
-        raise GenerationError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)}")
+        raise GenerationError(f"unknown backend {shown(name)}; available: {', '.join(BACKENDS)}")
     module_name, _, class_name = BACKENDS[name].partition(":")
     backend_class = getattr(importlib.import_module(module_name), class_name)
     return backend_class(**settings)

@@ -42,7 +42,7 @@ from studio.backends.base import (
     Clip, GenerationCancelled, GenerationError, KeyframeImage, ProgressCallback, ShotRequest,
 )
 from studio.camera import CameraError, CameraPath, camera_path, describe, homographies, local_scale
-from studio.common import FIT_MODES
+from studio.common import FIT_MODES, shown
 from studio.slate import SLATE_NUMBER_AT_EXPORT, SlateText, draw_slate
 
 BATCH_FRAMES = 8
@@ -230,7 +230,7 @@ def _anchors(request: ShotRequest) -> list[tuple[int, np.ndarray, str]]:
     order = {"first": 0, "mid": 1, "last": 2}
     for keyframe in sorted(keyframes, key=lambda k: order.get(k.role, 1)):
         if keyframe.role not in order:
-            raise GenerationError(f"keyframe role must be first, mid or last, got {keyframe.role!r}")
+            raise GenerationError(f"keyframe role must be first, mid or last, got {shown(keyframe.role)}")
         frame = {"first": 0, "last": last}.get(keyframe.role, min(max(keyframe.frame, 0), last))
         pinned[frame] = (keyframe.image, keyframe.role)
     for frame, (image, label) in pinned.items():
@@ -274,30 +274,30 @@ class AnimaticBackend:
     def __init__(self, fit: str = "cover", workers: int | None = None, **settings: Any) -> None:
         """``settings`` meant for model backends (device, model, memory_profile...) are ignored."""
         if fit not in FIT_MODES:
-            raise GenerationError(f"animatic fit must be one of {', '.join(FIT_MODES)}, got {fit!r}")
+            raise GenerationError(f"animatic fit must be one of {', '.join(FIT_MODES)}, got {shown(fit)}")
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-            raise GenerationError(f"animatic workers must be a positive whole number, got {workers!r}")
+            raise GenerationError(f"animatic workers must be a positive whole number, got {shown(workers)}")
         self.fit = fit
         self.workers = workers or _workers()
 
     def _options(self, request: ShotRequest) -> tuple[str, float]:
         fit = request.options.get("fit", self.fit)
         if fit not in FIT_MODES:
-            raise GenerationError(f"options.fit must be one of {', '.join(FIT_MODES)}, got {fit!r}")
+            raise GenerationError(f"options.fit must be one of {', '.join(FIT_MODES)}, got {shown(fit)}")
         dissolve = request.options.get("dissolve", DEFAULT_DISSOLVE)
         if isinstance(dissolve, bool) or not isinstance(dissolve, (int, float)) or not 0.0 <= dissolve <= 1.0:
-            raise GenerationError(f"options.dissolve must be a fraction from 0 to 1 of the gap between keyframes, got {dissolve!r}")
+            raise GenerationError(f"options.dissolve must be a fraction from 0 to 1 of the gap between keyframes, got {shown(dissolve)}")
         return fit, float(dissolve)
 
     @staticmethod
     def _check_request(request: ShotRequest) -> None:
         frames = request.num_frames
         if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
-            raise GenerationError(f"a shot needs at least 1 frame, got num_frames={frames!r}")
+            raise GenerationError(f"a shot needs at least 1 frame, got num_frames={shown(frames)}")
         for name in ("width", "height"):
             value = getattr(request, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_FRAME_SIDE:
-                raise GenerationError(f"{name} must be 1 to {MAX_FRAME_SIDE} pixels, got {value!r}")
+                raise GenerationError(f"{name} must be 1 to {MAX_FRAME_SIDE} pixels, got {shown(value)}")
 
     def camera(self, request: ShotRequest) -> CameraPath:
         """The camera path this backend films a request with (also useful before rendering)."""

@@ -38,6 +38,7 @@ from studio.backends.base import (
     library_versions,
 )
 from studio.board import MEMORY_PROFILES, FrameRate
+from studio.common import shown
 from studio.models import CATALOG, TASK_NAMES, Availability, ModelError, ModelSpec, locate, resolve_model
 
 RECORDED_LIBRARIES = ("torch", "diffusers", "transformers", "huggingface-hub")
@@ -75,11 +76,11 @@ def pick_device(requested: str | None) -> "torch.device":
         try:
             device = torch.device(requested)
         except RuntimeError:
-            raise GenerationError(f"unknown device {requested!r}; use cuda, cuda:N, mps or cpu") from None
+            raise GenerationError(f"unknown device {shown(requested)}; use cuda, cuda:N, mps or cpu") from None
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise GenerationError(f"device {requested!r} asked for, but this machine has no CUDA GPU; use cpu")
+            raise GenerationError(f"device {shown(requested)} asked for, but this machine has no CUDA GPU; use cpu")
         if device.type == "mps" and not torch.backends.mps.is_available():
-            raise GenerationError(f"device {requested!r} asked for, but MPS is not available here; use cpu")
+            raise GenerationError(f"device {shown(requested)} asked for, but MPS is not available here; use cpu")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -98,7 +99,7 @@ def pick_dtype(device: "torch.device", requested: str | None) -> "torch.dtype":
 
     if requested:
         if requested not in DTYPES:
-            raise GenerationError(f"unknown dtype {requested!r}; use one of {', '.join(DTYPES)}")
+            raise GenerationError(f"unknown dtype {shown(requested)}; use one of {', '.join(DTYPES)}")
         return getattr(torch, DTYPES[requested])
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -311,7 +312,7 @@ class DiffusersBackend:
         attention_backend: str | None = None,
     ) -> None:
         if memory_profile not in MEMORY_PROFILES:
-            raise GenerationError(f"unknown memory profile {memory_profile!r}; use one of {', '.join(MEMORY_PROFILES)}")
+            raise GenerationError(f"unknown memory profile {shown(memory_profile)}; use one of {', '.join(MEMORY_PROFILES)}")
         self.model = model or self.default_model
         self.like = like
         self.device = pick_device(device)
@@ -322,7 +323,7 @@ class DiffusersBackend:
                 "backend runs on the CPU (no CUDA or MPS device): use 'none' or 'vae_tiling'"
             )
         if first_block_cache is not None and not 0 < float(first_block_cache) < 1:
-            raise GenerationError(f"first_block_cache is a threshold between 0 and 1 (e.g. 0.05), got {first_block_cache!r}")
+            raise GenerationError(f"first_block_cache is a threshold between 0 and 1 (e.g. 0.05), got {shown(first_block_cache)}")
         self.memory_profile = memory_profile
         self.cache_dir = cache_dir
         self.models_dir = models_dir

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from studio.board import BoardError
-from studio.common import FIT_MODES, Progress, atomic_write, no_progress
+from studio.common import FIT_MODES, Progress, atomic_write, no_progress, shown
 from studio.exporters import pdf, registry
 from studio.exporters.base import ExportContext
 from studio.media import MediaError, ProbeCache
@@ -56,18 +56,19 @@ class ExportOptions:
         object.__setattr__(self, "burn_ins", frozenset(self.burn_ins))
         unknown = self.burn_ins - set(BURN_INS)
         if unknown:
-            raise ExportError(f"unknown burn-in {', '.join(sorted(unknown))}; choose from {', '.join(BURN_INS)}")
+            raise ExportError(f"unknown burn-in {shown(', '.join(sorted(map(str, unknown))), plain=True)}; choose from {', '.join(BURN_INS)}")
         if self.per_page not in pdf.LAYOUTS:
-            raise ExportError(f"per_page must be one of {sorted(pdf.LAYOUTS)}, got {self.per_page!r}")
+            raise ExportError(f"per_page must be one of {sorted(pdf.LAYOUTS)}, got {shown(self.per_page)}")
         if self.fit not in FIT_MODES:
-            raise ExportError(f"fit must be one of {', '.join(FIT_MODES)}, got {self.fit!r}")
-        if not 16 <= self.preview_width <= 4096:
-            raise ExportError(f"preview_width must be 16..4096 pixels, got {self.preview_width!r}")
+            raise ExportError(f"fit must be one of {', '.join(FIT_MODES)}, got {shown(self.fit)}")
+        if (isinstance(self.preview_width, bool) or not isinstance(self.preview_width, int)
+                or not 16 <= self.preview_width <= 4096):
+            raise ExportError(f"preview_width must be 16..4096 pixels, got {shown(self.preview_width)}")
 
 
 def default_path(project: Project, fmt: str) -> Path:
     if fmt not in EXPORT_FORMATS:
-        raise ExportError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
+        raise ExportError(f"unknown export format {shown(fmt)}; choose from {', '.join(EXPORT_FORMATS)}")
     return project.resolve(f"exports/{EXPORT_FORMATS[fmt]}", "export")
 
 
@@ -138,7 +139,7 @@ def export_board(
     options = options or ExportOptions()
     out = Path(out) if out is not None else default_path(project, fmt)
     if fmt not in EXPORT_FORMATS:
-        raise ExportError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
+        raise ExportError(f"unknown export format {shown(fmt)}; choose from {', '.join(EXPORT_FORMATS)}")
     _check_writable(out)
     report = progress or no_progress
     is_cancelled = (lambda: cancel.is_set()) if cancel is not None else (lambda: False)

@@ -29,6 +29,7 @@ from studio.backends.base import (
 )
 from studio.board import SEED_MAX, Board, BoardError, Shot, Take, new_id
 from studio.board_codec import shot_to_dict
+from studio.common import shown
 from studio.media import MediaError, read_last_frame, write_json_atomic, write_video
 from studio.storage import Project, ProjectError
 
@@ -89,7 +90,7 @@ def choose_seed(shot: Shot, seed: int | None) -> int:
     """An explicit seed wins; a locked shot uses its own; otherwise a fresh random one."""
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
-            raise GenerationError(f"seed must be a whole number from 0 to {SEED_MAX}, got {seed!r}")
+            raise GenerationError(f"seed must be a whole number from 0 to {SEED_MAX}, got {shown(seed)}")
         return seed
     return shot.seed if shot.seed_locked else secrets.randbelow(SEED_MAX + 1)
 
@@ -194,7 +195,7 @@ def render_board(
     if wanted is not None:
         unknown = wanted - {shot.id for shot in board.shots}
         if unknown:
-            raise GenerationError(f"no such shot id(s): {', '.join(sorted(unknown))}")
+            raise GenerationError(f"no such shot id(s): {shown(', '.join(sorted(map(str, unknown))), plain=True)}")
     todo = [
         shot.id for shot in board.shots
         if (wanted is None or shot.id in wanted) and not (only_missing and shot.chosen_take)
