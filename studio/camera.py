@@ -435,6 +435,28 @@ def camera_prompt(moves: tuple[CameraMove, ...] | CameraMove) -> str:
     return text
 
 
+_SIZE_WORDS = MappingProxyType({
+    "EWS": "extreme wide shot", "WS": "wide shot", "MS": "medium shot", "MCU": "medium close-up",
+    "CU": "close-up", "ECU": "extreme close-up", "insert": "insert shot",
+})
+_ANGLE_WORDS = MappingProxyType({
+    "eye_level": "eye-level angle", "high": "high-angle shot", "low": "low-angle shot",
+    "overhead": "overhead shot, looking straight down", "dutch": "dutch angle, tilted horizon",
+})
+
+
+def framing_prompt(shot_size: str = "", angle: str = "", lens_mm: float | None = None) -> str:
+    """The card's framing in the words video models were captioned with, e.g.
+    "medium close-up, low-angle shot, 85mm telephoto lens" ("" when nothing is set)."""
+    parts = [_SIZE_WORDS[shot_size]] if shot_size else []
+    if angle:
+        parts.append(_ANGLE_WORDS[angle])
+    if lens_mm is not None:
+        kind = "wide-angle " if lens_mm < 30 else "telephoto " if lens_mm >= 70 else ""
+        parts.append(f"{lens_mm:g}mm {kind}lens")
+    return ", ".join(parts)
+
+
 def describe(moves: tuple[CameraMove, ...]) -> str:
     """Short label for slates and burn-ins, e.g. "pan left 0.6 (ease in out) + handheld 0.2"."""
     return " + ".join(

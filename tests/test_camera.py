@@ -341,3 +341,24 @@ def test_camera_prompt_for_every_move_and_combinations():
     combined = camera_prompt((CameraMove("dolly_in", 0.2), CameraMove("tilt_up", 0.8), CameraMove("handheld", 0.3)))
     assert combined == "the camera slowly dollies in and quickly tilts up, handheld camera, subtle shake"
     assert describe((CameraMove("pan_left", 0.6), CameraMove("static"))) == "pan left 0.6 (ease in out) + static"
+
+
+@pytest.mark.parametrize(("size", "angle", "lens", "words"), [
+    ("", "", None, ""),
+    ("EWS", "", None, "extreme wide shot"),
+    ("CU", "dutch", None, "close-up, dutch angle, tilted horizon"),
+    ("", "high", 24.0, "high-angle shot, 24mm wide-angle lens"),
+    ("MS", "eye_level", 50.0, "medium shot, eye-level angle, 50mm lens"),
+])
+def test_framing_prompt_words(size, angle, lens, words) -> None:
+    from studio.camera import framing_prompt
+
+    assert framing_prompt(size, angle, lens) == words
+
+
+def test_framing_prompt_names_every_size_and_angle() -> None:
+    from studio.board import ANGLES, SHOT_SIZES
+    from studio.camera import framing_prompt
+
+    assert all(framing_prompt(size) for size in SHOT_SIZES if size)
+    assert all(framing_prompt(angle=angle) for angle in ANGLES if angle)

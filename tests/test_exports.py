@@ -219,3 +219,19 @@ def test_cancel_leaves_no_output(tmp_path: Path) -> None:
         export_board(project, "mp4", options=ExportOptions(burn_ins=frozenset({"timecode"})), cancel=cancel)
     assert not (project.exports_dir / "animatic.mp4").exists()
     assert not [p for p in project.exports_dir.iterdir() if "partial" in p.name]
+
+
+def test_pdf_and_csv_carry_the_storyboard_fields(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", durations=(12, 12))
+    edit(project, 0, shot_size="MCU", angle="low", lens_mm=35.0, action="She climbs the stairs.",
+         speaker="Mara", location="lighthouse", int_ext="INT", characters=("Mara", "Tom"))
+    text = "\n".join(page.extract_text() for page in PdfReader(str(export_board(project, "pdf"))).pages)
+    assert "MCU · low angle · 35 mm" in text and "INT. LIGHTHOUSE" in text
+    assert "She climbs the stairs." in text and "MARA: line 0" in text
+    with open(export_board(project, "csv"), newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    first, second = rows
+    assert (first["shot_size"], first["angle"], first["lens_mm"]) == ("MCU", "low", "35")
+    assert (first["scene_heading"], first["characters"], first["speaker"]) == ("INT. LIGHTHOUSE", "Mara, Tom", "Mara")
+    assert first["action"] == "She climbs the stairs."
+    assert (second["shot_size"], second["lens_mm"], second["scene_heading"]) == ("", "", "")

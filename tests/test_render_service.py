@@ -172,3 +172,16 @@ def test_delete_take_moves_the_choice_and_removes_the_files(small_project: Proje
     board = delete_take(small_project, "s1", second.id)
     assert board.shot("s1").chosen_take == first.id == small_project.load().shot("s1").chosen_take
     assert files_under(small_project) == {first.path, first.sidecar_path}
+
+
+def test_the_cards_framing_reaches_the_backend_and_the_prompt(small_project: Project) -> None:
+    from studio.backends.diffusers_common import full_prompt
+
+    backend = FakeBackend()
+    small_project.update(lambda b: b.with_shot(b.shot("s1").replace(shot_size="MCU", angle="low", lens_mm=85.0)))
+    render_shot(small_project, "s1", seed=1, backends=FakeCache(backend))
+    request = backend.requests[-1]
+    assert request.framing == "medium close-up, low-angle shot, 85mm telephoto lens"
+    prompt, phrase = full_prompt(request)
+    assert prompt.startswith("medium close-up, low-angle shot, 85mm telephoto lens. ")
+    assert prompt.endswith(phrase) and request.prompt.strip().rstrip(".") in prompt

@@ -62,6 +62,8 @@ class ShotRequest:
     previous_last_frame: np.ndarray | None = None
     """For continuity: the previous shot's chosen take's last frame (RGB uint8)."""
     title: str = ""
+    framing: str = ""
+    """Shot size, angle and lens in prompt words (camera.framing_prompt), "" when unset."""
     model: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     """Backend-specific settings (steps, guidance, strength, fit mode...), recorded in the take."""

@@ -35,14 +35,10 @@ from studio.backends.base import (
     OutOfMemory,
     ProgressCallback,
     ShotRequest,
-    library_versions,
 )
 from studio.board import MEMORY_PROFILES, FrameRate
 from studio.common import shown
 from studio.models import CATALOG, TASK_NAMES, Availability, ModelError, ModelSpec, locate, resolve_model
-
-RECORDED_LIBRARIES = ("torch", "diffusers", "transformers", "huggingface-hub")
-"""Libraries whose versions every diffusion clip records in its metadata."""
 
 if TYPE_CHECKING:
     import torch
@@ -561,7 +557,6 @@ class DiffusersBackend:
             ],
             "continuity": request.previous_last_frame is not None,
             "adjustments": list(shape.adjustments),
-            "versions": library_versions(RECORDED_LIBRARIES),
             "elapsed_s": round(time.perf_counter() - started, 3),
         }
         return Clip(frames=frames, fps=request.fps, metadata=metadata)
@@ -659,11 +654,10 @@ def _empty_accelerator_cache() -> None:
 
 
 def full_prompt(request: ShotRequest) -> tuple[str, str]:
-    """The card's prompt plus its camera move's phrase (the same words every diffusion backend uses)."""
+    """The card's framing, prompt and camera move as one prompt (the same words every diffusion
+    backend uses), plus the camera phrase on its own for the take's record."""
     from studio.camera import camera_prompt
 
     phrase = camera_prompt(tuple(request.camera)).strip()
-    prompt = request.prompt.strip()
-    if not phrase:
-        return prompt, phrase
-    return (f"{prompt.rstrip('.')}. {phrase}" if prompt else phrase), phrase
+    parts = [part.strip().rstrip(".") for part in (request.framing, request.prompt, phrase)]
+    return ". ".join(part for part in parts if part), phrase

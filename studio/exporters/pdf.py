@@ -1,11 +1,13 @@
 """The storyboard as a PDF: one panel per shot (a frame from it, number and title, duration,
-camera move, prompt, dialogue, notes), 2, 4 or 6 panels per landscape A4 page (reportlab)."""
+scene heading, framing, camera move, action, prompt, dialogue, notes), 2, 4 or 6 panels per
+landscape A4 page (reportlab)."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
+from studio.board import Shot
 from studio.exporters.base import ExportContext, Exporter
 
 LAYOUTS = {2: (2, 1), 4: (2, 2), 6: (3, 2)}
@@ -61,9 +63,13 @@ def write(context: ExportContext, out: Path) -> None:
             lines = [
                 f"<b>{escape(segment.label('heading'))}</b>",
                 f"{segment.duration} frames ({seconds:.2f} s) at {timeline.fps} fps - starts {timeline.fps.timecode(segment.start)}",
+                f"<b>{escape(segment.shot.scene_heading())}</b>" if segment.shot.scene_heading() else "",
+                f"<b>Framing:</b> {escape(segment.shot.framing_label())}" if segment.shot.framing_label() else "",
                 f"<b>Camera:</b> {escape(segment.shot.camera_label())}",
+                f"<b>Action:</b> {escape(segment.shot.action)}" if segment.shot.action else "",
                 f"<b>Prompt:</b> {escape(segment.shot.prompt)}" if segment.shot.prompt else "",
-                f"<b>Dialogue:</b> <i>{escape(segment.shot.dialogue)}</i>" if segment.shot.dialogue else "",
+                f"<b>Dialogue:</b> {escape(_speaker(segment.shot))}<i>{escape(segment.shot.dialogue)}</i>"
+                if segment.shot.dialogue else "",
                 f"<b>Notes:</b> {escape(segment.shot.notes)}" if segment.shot.notes else "",
                 f"<b>Slate:</b> {escape(segment.slate_reason)}" if segment.is_slate else "",
             ]
@@ -79,6 +85,10 @@ def write(context: ExportContext, out: Path) -> None:
                 room -= height + 1
         document.showPage()
     document.save()
+
+
+def _speaker(shot: Shot) -> str:
+    return f"{shot.speaker.upper()}: " if shot.speaker else ""
 
 
 EXPORTERS = (Exporter("pdf", "storyboard.pdf", write, "storyboard (PDF)", rank=50),)

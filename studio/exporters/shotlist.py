@@ -11,7 +11,8 @@ from studio.timeline import Timeline
 COLUMNS: tuple[str, ...] = (
     "shot", "shot_id", "title", "start_frame", "end_frame", "duration_frames", "duration_seconds",
     "start_timecode", "end_timecode", "transition", "transition_frames", "trim_in", "trim_out",
-    "camera", "take_id", "take_path", "seed", "backend", "model", "slate", "prompt", "dialogue", "notes",
+    "camera", "shot_size", "angle", "lens_mm", "scene_heading", "characters", "take_id", "take_path", "seed",
+    "backend", "model", "slate", "prompt", "action", "speaker", "dialogue", "notes",
 )
 
 
@@ -26,10 +27,13 @@ def rows(timeline: Timeline) -> list[dict[str, str | int]]:
             "start_timecode": timeline.fps.timecode(segment.start), "end_timecode": timeline.fps.timecode(segment.end),
             "transition": shot.transition.kind, "transition_frames": shot.transition.length,
             "trim_in": shot.trim_in, "trim_out": shot.trim_out, "camera": shot.camera_label(),
+            "shot_size": shot.shot_size, "angle": shot.angle.replace("_", " "),
+            "lens_mm": "" if shot.lens_mm is None else f"{shot.lens_mm:g}", "scene_heading": shot.scene_heading(),
+            "characters": ", ".join(shot.characters),
             "take_id": take.id if take else "", "take_path": take.path if take else "",
             "seed": take.seed if take else shot.seed, "backend": take.backend if take else "",
             "model": (take.model or "") if take else "", "slate": segment.slate_reason,
-            "prompt": shot.prompt, "dialogue": shot.dialogue, "notes": shot.notes,
+            "prompt": shot.prompt, "action": shot.action, "speaker": shot.speaker, "dialogue": shot.dialogue, "notes": shot.notes,
         })
     return result
 

@@ -29,11 +29,15 @@ from studio.backends.base import (
 )
 from studio.board import SEED_MAX, Board, BoardError, Shot, Take, new_id
 from studio.board_codec import shot_to_dict
+from studio.camera import framing_prompt
 from studio.common import shown
 from studio.media import MediaError, read_last_frame, write_json_atomic, write_video
 from studio.storage import Project, ProjectError
 
-RECORDED_LIBRARIES = ("previz-studio", "numpy", "opencv-python-headless", "pillow", "torch", "diffusers", "transformers")
+RECORDED_LIBRARIES = (
+    "previz-studio", "numpy", "opencv-python-headless", "pillow", "torch", "diffusers", "transformers",
+    "huggingface-hub",
+)
 
 
 def _no_progress(done: int, total: int, message: str) -> None:
@@ -81,6 +85,7 @@ def build_request(project: Project, board: Board, shot: Shot, seed: int, options
         keyframes=tuple(keyframes),
         previous_last_frame=previous_last_frame,
         title=shot.title,
+        framing=framing_prompt(shot.shot_size, shot.angle, shot.lens_mm),
         model=model,
         options=dict(options or {}),
     )
