@@ -7,6 +7,7 @@ save_pretrained once per session, and loaded back by the backends exactly as rea
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -200,7 +201,7 @@ def test_wan_t2v_frames_size_and_metadata(wan_t2v) -> None:
     assert meta["backend"] == "wan" and meta["pipeline"] == "WanPipeline" and meta["task"] == "t2v"
     assert meta["settings"]["frames"] == 9 and meta["settings"]["steps"] == 2 and meta["seed"] == 7
     assert "pans left" in meta["prompt"] and meta["prompt"].startswith("a lighthouse keeper at night")
-    assert set(meta["versions"]) >= {"torch", "diffusers", "transformers"}
+    assert "versions" not in meta, "library versions are the render service's record, written once"
     assert any("retimed to 12" in note for note in meta["adjustments"])
     assert meta["elapsed_s"] > 0
     assert [call[:2] for call in progress.calls] == [(1, 2), (2, 2)]
@@ -577,3 +578,6 @@ def test_render_service_makes_a_take_with_the_wan_backend(wan_t2v_dir: Path, tmp
     info = probe_stream(project.resolve(take.path))
     assert (info.frames, info.width, info.height) == (12, 32, 32)
     assert take.backend == "wan" and project.load().shot("s1").chosen_take == take.id
+    sidecar = json.loads(project.resolve(take.sidecar_path).read_text())
+    assert set(sidecar["libraries"]) >= {"torch", "diffusers", "transformers", "huggingface-hub"}
+    assert "versions" not in sidecar["generation"]
