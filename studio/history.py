@@ -237,18 +237,42 @@ def stacks(events: Iterable[Event], actor: str) -> Stacks:
 # The log file
 
 
+def take_paths(delta: Delta) -> set[str]:
+    """The video paths of every take ``delta`` mentions (added, removed, or inside a shot that
+    was added or removed): the files an undo of it could bring back."""
+    takes = [take for change in delta.get("takes", {}).values() for part in ("added", "removed")
+             for take in change.get(part, [])]
+    for part in ("added", "removed"):
+        takes += [take for entry in delta.get(part, {}).values() for take in entry["shot"].get("takes", [])]
+    return {str(take["path"]) for take in takes if isinstance(take, dict) and take.get("path")}
+
+
 class HistoryLog:
-    """``<project>/.previz/history.jsonl``: appended once per saved edit, under the project lock."""
+    """``<project>/.previz/history.jsonl``: appended once per saved edit, under the project lock.
+
+    The parsed events are cached against the file's size and modification time: the UI asks for
+    the undo labels on every poll, and the log may hold megabytes.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.path = Path(folder) / HISTORY_FILE
+        self._cached: tuple[tuple[int, int], list[Event]] | None = None
 
     def events(self) -> list[Event]:
         """Every readable event, oldest first (a torn or foreign line is skipped)."""
         try:
+            stat = self.path.stat()
+            if self._cached is not None and self._cached[0] == (stat.st_size, stat.st_mtime_ns):
+                return list(self._cached[1])
             text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return []
+        events = self._parse(text)
+        self._cached = ((stat.st_size, stat.st_mtime_ns), events)
+        return list(events)
+
+    @staticmethod
+    def _parse(text: str) -> list[Event]:
         events = []
         for line in text.splitlines():
             try:
@@ -261,23 +285,29 @@ class HistoryLog:
                 continue
         return events
 
-    def append(self, event: Event) -> None:
-        """Append one event (fsynced); compact when the log has grown past its bounds."""
+    def append(self, event: Event) -> list[Event]:
+        """Append one event (fsynced); compact when the log has grown past its bounds. Returns
+        the events compacted away (no longer undoable), usually none."""
         from studio.storage import write_atomic  # storage imports this module
 
         self.path.parent.mkdir(exist_ok=True)
         line = (event.to_json() + "\n").encode()
+        self._cached = None
         with open(self.path, "ab") as handle:
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
             size = handle.tell()
         if size > MAX_LOG_BYTES or event.revision % EVENTS_KEPT == 0:
+            events = self.events()
             kept, total = [], 0
-            for old in reversed(self.events()[-EVENTS_KEPT:]):
+            for old in reversed(events[-EVENTS_KEPT:]):
                 encoded = (old.to_json() + "\n").encode()
                 if total + len(encoded) > MAX_LOG_BYTES // 2:
                     break
                 kept.append(encoded)
                 total += len(encoded)
             write_atomic(self.path, b"".join(reversed(kept)))
+            self._cached = None
+            return events[:len(events) - len(kept)]
+        return []

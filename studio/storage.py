@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -231,11 +232,28 @@ class Project:
             changed = changed.replace(revision=board.revision + 1)
             delta = history.diff(board_to_dict(board), board_to_dict(changed))
             self.save(changed)
-            self.history.append(history.Event(revision=changed.revision, actor=actor, label=label, kind=kind,
-                                              target=target, undoable=undoable, delta=delta))
+            dropped = self.history.append(history.Event(revision=changed.revision, actor=actor, label=label,
+                                                        kind=kind, target=target, undoable=undoable, delta=delta))
+            if dropped:
+                self._purge_unreachable_takes(dropped, changed)
             return changed
 
-    @property
+    def _purge_unreachable_takes(self, dropped: list[history.Event], board: Board) -> None:
+        """Delete the files of takes that only compacted-away events mention: a deleted take's
+        files are kept while undo can bring it back, and not a moment longer."""
+        reachable = {take.path for shot in board.shots for take in shot.takes}
+        for event in self.history.events():
+            reachable |= history.take_paths(event.delta)
+        gone = set().union(*(history.take_paths(event.delta) for event in dropped)) - reachable
+        for relative in gone:
+            stem, _, _ = relative.rpartition(".")
+            for path in (relative, f"{stem or relative}.json"):
+                try:
+                    self.resolve(path).unlink(missing_ok=True)
+                except (ProjectError, OSError):
+                    continue
+
+    @functools.cached_property
     def history(self) -> history.HistoryLog:
         """The edit log kept with the project (not copied by save_as, pack or unpack)."""
         return history.HistoryLog(self.root / STATE_DIR)

@@ -163,15 +163,27 @@ def test_edits_made_during_a_render_are_kept(small_project: Project) -> None:
     assert shot.notes == "typed while rendering" and shot.chosen_take == take.id
 
 
-def test_delete_take_moves_the_choice_and_removes_the_files(small_project: Project) -> None:
-    from studio.services.render import delete_take
+def test_a_deleted_take_keeps_its_files_until_undo_can_no_longer_bring_it_back(small_project: Project,
+                                                                               monkeypatch) -> None:
+    from studio import history
+    from studio.services import edits
 
+    monkeypatch.setattr(history, "EVENTS_KEPT", 5)
     cache = FakeCache(FakeBackend())
     first = render_shot(small_project, "s1", seed=1, backends=cache)
     second = render_shot(small_project, "s1", seed=2, backends=cache)
-    board = delete_take(small_project, "s1", second.id)
+    board = edits.delete_take(small_project, "s1", second.id, "alice")
     assert board.shot("s1").chosen_take == first.id == small_project.load().shot("s1").chosen_take
+    assert files_under(small_project) == {first.path, first.sidecar_path, second.path, second.sidecar_path}
+    edits.undo(small_project, "alice")
+    assert small_project.load().shot("s1").chosen_take == second.id
+    edits.redo(small_project, "alice")
+    assert small_project.load().revision == 5
+    for number in range(5):  # revision 10 compacts the log to 5 events: the delete falls out
+        assert files_under(small_project) >= {second.path, second.sidecar_path}
+        edits.patch_shot(small_project, "s1", {"notes": f"n{number}"}, small_project.load().revision, "bob")
     assert files_under(small_project) == {first.path, first.sidecar_path}
+    assert [take.id for take in small_project.load().shot("s1").takes] == [first.id]
 
 
 def test_the_cards_framing_reaches_the_backend_and_the_prompt(small_project: Project) -> None:

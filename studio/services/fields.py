@@ -9,23 +9,24 @@ next to that field and nothing is saved.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import random
 from types import MappingProxyType
 from typing import Any, Mapping
 
 from studio.backends import BACKENDS
 from studio.board import (
     MAX_SHOT_SECONDS,
-    SEED_MAX,
     Board,
     BoardError,
     CameraMove,
     FrameRate,
     Shot,
     Transition,
+    check_seed,
     fit_dissolves,
     new_id,
+    random_seed,
 )
 
 TEXT_FIELDS = ("title", "prompt", "negative_prompt", "notes", "dialogue", "action", "speaker", "location")
@@ -72,18 +73,15 @@ def _shown(value: Any) -> str:
 
 
 def parse_seed(value: Any) -> int:
-    """A seed as typed: a whole number from 0 to 2**32-1 ("42", 42.0 and 42 are fine)."""
+    """A seed as typed ("42", 42.0 and 42 are fine), held to the model's rule (board.check_seed)."""
     if isinstance(value, float) and math.isfinite(value) and value == int(value):
         value = int(value)
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
-        raise FieldError("seed", f"must be a whole number from 0 to {SEED_MAX}, got {_shown(value)}")
-    return value
-
-
-def random_seed() -> int:
-    return random.SystemRandom().randint(0, SEED_MAX)
+    try:
+        return check_seed("seed", value)
+    except BoardError as error:
+        raise FieldError("seed", f"{error.problem}, got {_shown(value)}") from None
 
 
 def seconds_to_frames(fps: FrameRate, value: Any, field: str = "duration_s") -> int:
@@ -297,14 +295,15 @@ def retime(board: Board, fps: FrameRate) -> Board:
         trim_in, trim_out = scale(shot.trim_in), scale(shot.trim_out)
         if trim_in + trim_out >= duration:
             trim_in = trim_out = 0
-        keyframes = tuple(k if k.role == "first" else k.__class__(k.role, k.path, min(duration - 1, scale(k.frame)))
+        keyframes = tuple(k if k.role == "first" else dataclasses.replace(k, frame=min(duration - 1, scale(k.frame)))
                           for k in shot.keyframes)
         transition = shot.transition
         if transition.kind != "cut":
             transition = Transition(transition.kind, max(1, scale(transition.length)))
         shots.append(shot.replace(duration=duration, trim_in=trim_in, trim_out=trim_out,
                                   keyframes=keyframes, transition=transition))
-    audio = board.audio and board.audio.__class__(board.audio.path, scale(board.audio.offset), scale(board.audio.fade_out))
+    audio = board.audio and dataclasses.replace(board.audio, offset=scale(board.audio.offset),
+                                                fade_out=scale(board.audio.fade_out))
     return board.replace(fps=fps, shots=fit_dissolves(tuple(shots)), fade_in=scale(board.fade_in),
                          fade_out=scale(board.fade_out), audio=audio)
 

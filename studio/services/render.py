@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import platform
-import secrets
 import threading
 import time
 from typing import Any
@@ -27,7 +26,7 @@ from studio.backends.base import (
     ProgressCallback,
     ShotRequest,
 )
-from studio.board import SEED_MAX, Board, BoardError, Shot, Take, new_id
+from studio.board import Board, BoardError, Shot, Take, check_seed, new_id, random_seed
 from studio.board_codec import shot_to_dict
 from studio.camera import framing_prompt
 from studio.common import shown
@@ -94,10 +93,11 @@ def build_request(project: Project, board: Board, shot: Shot, seed: int, options
 def choose_seed(shot: Shot, seed: int | None) -> int:
     """An explicit seed wins; a locked shot uses its own; otherwise a fresh random one."""
     if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
-            raise GenerationError(f"seed must be a whole number from 0 to {SEED_MAX}, got {shown(seed)}")
-        return seed
-    return shot.seed if shot.seed_locked else secrets.randbelow(SEED_MAX + 1)
+        try:
+            return check_seed("seed", seed)
+        except BoardError as error:
+            raise GenerationError(f"seed {error.problem}, got {shown(seed)}") from None
+    return shot.seed if shot.seed_locked else random_seed()
 
 
 def render_shot(
@@ -248,23 +248,3 @@ def take_record(take: Take, shot: Shot, request: ShotRequest, clip: Clip, settin
         "libraries": library_versions(RECORDED_LIBRARIES),
         "python": platform.python_version(),
     }
-
-
-def delete_take(project: Project, shot_id: str, take_id: str) -> Board:
-    """Remove a take from its shot (the choice moves to the newest remaining take) and delete
-    its video and sidecar; returns the saved board."""
-    removed: list[Take] = []
-
-    def edit(board: Board) -> Board:
-        shot = board.shot(shot_id)
-        removed[:] = [take for take in shot.takes if take.id == take_id]
-        return board.with_shot(shot.without_take(take_id))
-
-    board = project.update(edit)
-    for take in removed:
-        for relative in (take.path, take.sidecar_path):
-            try:
-                project.resolve(relative).unlink(missing_ok=True)
-            except ProjectError:
-                continue
-    return board

@@ -341,6 +341,13 @@ class _Handlers:
             w["running"]: views.running_time(board), w["strip"]: views.timeline_strip(board),
         }
 
+    def wall_signature(self, value: dict, project: Project, board: Board) -> str:
+        """What the wall, header and undo labels are drawn from: the board's revision and this
+        user's jobs (each poll skips the wall when this has not changed)."""
+        jobs = self.services.jobs.jobs(self.owner(value), project=str(project.root))
+        return repr((board.revision, [(j.id, j.status, j.done, j.total, j.message, self.services.jobs.position(j.id))
+                                      for j in jobs]))
+
     def picture(self, project: Project, shot: Shot) -> str | None:
         """The panel's picture: chosen take's poster, else the first keyframe (a URL), else None."""
         try:
@@ -424,7 +431,7 @@ class _Handlers:
         """No widget changes (Gradio reads an empty dict as one value, so name one, skipped)."""
         return {self.ins.indicator: gr.skip()}
 
-    def failed(self, value: dict, error: Exception) -> dict[Any, Any]:
+    def failed(self, error: Exception) -> dict[Any, Any]:
         return {self.ins.indicator: indicator("error", str(error))}
 
     # -- the wall ----------------------------------------------------------------------------
@@ -446,7 +453,7 @@ class _Handlers:
             if action in ("undo", "redo"):
                 return self.step(action)(value)
         except PUBLIC_ERRORS as error:
-            return self.failed(value, error)
+            return self.failed(error)
         return self.unchanged()
 
     def add_shot(self, value: dict) -> dict[Any, Any]:
@@ -454,7 +461,7 @@ class _Handlers:
             _, new_id = edits.add_shot(self.services.project(value["project"]), after=value.get("shot"),
                                        actor=self.owner(value))
         except PUBLIC_ERRORS as error:
-            return self.failed(value, error)
+            return self.failed(error)
         return self.refreshed({**value, "selection": [new_id]}, select=new_id, message=("saved", "shot added"))
 
     def selection(self, value: dict) -> list[str]:
@@ -465,7 +472,7 @@ class _Handlers:
             _, made = edits.duplicate_shots(self.services.project(value["project"]), self.selection(value),
                                             self.owner(value))
         except PUBLIC_ERRORS as error:
-            return self.failed(value, error)
+            return self.failed(error)
         return self.refreshed({**value, "selection": made[-1:]}, select=made[-1],
                               message=("saved", f"{len(made)} shot(s) duplicated"))
 
@@ -476,7 +483,7 @@ class _Handlers:
             before = [s.id for s in self.services.board(project).shots]
             board = edits.delete_shots(project, ids, self.owner(value))
         except PUBLIC_ERRORS as error:
-            return self.failed(value, error)
+            return self.failed(error)
         remaining = [s.id for s in board.shots]
         after = next((sid for sid in before[before.index(ids[0]):] if sid in remaining), remaining[-1] if remaining else None)
         return self.refreshed({**value, "selection": [after] if after else [], "shot": None}, select=after,
@@ -488,7 +495,7 @@ class _Handlers:
                 (edits.undo if kind == "undo" else edits.redo)(self.services.project(value["project"]),
                                                                self.owner(value))
             except PUBLIC_ERRORS as error:
-                return self.failed(value, error)
+                return self.failed(error)
             return self.refreshed(value, message=("saved", f"{kind} done"))
         return run
 
@@ -499,7 +506,7 @@ class _Handlers:
                 jobs = self.services.submit_shots(self.owner(value), self.services.project(value["project"]),
                                                   ids, only_missing=which == "missing")
             except PUBLIC_ERRORS as error:
-                return self.failed(value, error)
+                return self.failed(error)
             return self.refreshed(value, message=("saved", f"{len(jobs)} shot(s) queued"))
         return run
 
@@ -518,7 +525,9 @@ class _Handlers:
             board = self.services.board(project)
         except (ProjectError, OSError) as error:
             return {self.w["board_progress"]: f"⚠ {html.escape(str(error))}"}
-        updates = self.board_updates(value, project, board)
+        signature = self.wall_signature(value, project, board)
+        updates = {} if signature == value.get("wall_sig") else self.board_updates(value, project, board)
+        value = {**value, "wall_sig": signature}
         shot_id = value.get("shot")
         if shot_id not in [s.id for s in board.shots]:
             if shot_id is not None:
@@ -624,7 +633,7 @@ class _Handlers:
             edits.set_keyframe(self.services.project(value["project"]), value["shot"], Path(file_path), role,
                                int(frame or 0), self.owner(value))
         except PUBLIC_ERRORS as error:
-            return {**self.failed(value, Exception(f"Keyframe refused: {error}")), self.ins.kf_upload: None}
+            return {**self.failed(Exception(f"Keyframe refused: {error}")), self.ins.kf_upload: None}
         return {**self.refreshed(value, message=("saved", f"{role} keyframe added")), self.ins.kf_upload: None}
 
     def clear_keyframes(self, value: dict) -> dict[Any, Any]:
@@ -633,7 +642,7 @@ class _Handlers:
         try:
             edits.remove_keyframes(self.services.project(value["project"]), value["shot"], self.owner(value))
         except PUBLIC_ERRORS as error:
-            return self.failed(value, error)
+            return self.failed(error)
         return self.refreshed(value, message=("saved", "keyframes removed"))
 
     def choose_take(self, value: dict, event: gr.SelectData) -> dict[Any, Any]:
@@ -645,7 +654,7 @@ class _Handlers:
         try:
             edits.choose_take(project, shot.id, with_poster[event.index].id, self.owner(value))
         except PUBLIC_ERRORS as error:
-            return self.failed(value, error)
+            return self.failed(error)
         return self.refreshed(value, message=("saved", f"take T{event.index + 1} chosen"))
 
     def delete_take(self, value: dict) -> dict[Any, Any]:
@@ -656,7 +665,7 @@ class _Handlers:
         try:
             edits.delete_take(project, shot.id, shot.chosen_take, self.owner(value))
         except PUBLIC_ERRORS as error:
-            return self.failed(value, error)
+            return self.failed(error)
         return self.refreshed(value, message=("saved", "take deleted (Undo brings it back)"))
 
     def compare(self, value: dict, first: str | None, second: str | None) -> str:
@@ -692,7 +701,7 @@ class _Handlers:
                                             seed=None if i == 0 else random_seed(),
                                             label=label + (f" (take {i + 1} of {n})" if n > 1 else ""))
         except PUBLIC_ERRORS as error:
-            return self.failed(value, error)
+            return self.failed(error)
         return self.refreshed(value, message=("saved", f"{n} take(s) queued"))
 
     def cancel_shot(self, value: dict) -> dict[Any, Any]:
