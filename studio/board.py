@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -90,7 +91,15 @@ def check_int(field_path: str, value: Any, minimum: int | None = None, maximum: 
 
 
 def check_seed(field_path: str, value: Any) -> int:
-    return check_int(field_path, value, minimum=0, maximum=SEED_MAX)
+    """The one seed rule, for the model, typed fields and render requests alike."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
+        raise BoardError(field_path, value, f"must be a whole number, at least 0 and at most {SEED_MAX}")
+    return value
+
+
+def random_seed() -> int:
+    """A fresh seed from the OS's randomness (no shared random state to reseed or race on)."""
+    return secrets.randbelow(SEED_MAX + 1)
 
 
 def check_bool(field_path: str, value: Any) -> bool:
