@@ -47,6 +47,12 @@ def client(server):
     return Client(server[1], verbose=False)
 
 
+@pytest.fixture
+def folder(server):
+    """The folder of a project id the API returned (the test runs the server, so it may look)."""
+    return lambda project_id: server[0].access.folder(project_id)
+
+
 def new_board(client: Client, name: str, shots: int) -> tuple[str, list[str]]:
     project = client.predict(name, api_name="/new_project")
     client.predict(project, SMALL, api_name="/update_board")
@@ -65,7 +71,7 @@ def test_first_start_opens_a_copy_of_the_sample_board(server):
         assert not (SAMPLE / ".backups").exists()
 
 
-def test_three_shot_board_render_pick_takes_and_export(client):
+def test_three_shot_board_render_pick_takes_and_export(client, folder):
     import opentimelineio as otio
 
     from studio.media import probe_stream
@@ -86,12 +92,12 @@ def test_three_shot_board_render_pick_takes_and_export(client):
     assert {t["seed"] for t in shot["takes"]} >= {1234}
     assert all("file" in t and "path" not in t for t in shot["takes"])
 
-    on_disk = Project.open(Path(project)).load()
+    on_disk = Project.open(folder(project)).load()
     assert on_disk.shot(ids[1]).chosen_take == first_take
     for shot in on_disk.shots:
         take = shot.chosen()
-        assert take is not None and (Path(project) / take.path).is_file()
-        assert probe_stream(Path(project) / take.path).frames == shot.duration
+        assert take is not None and (folder(project) / take.path).is_file()
+        assert probe_stream(folder(project) / take.path).frames == shot.duration
 
     mp4 = Path(client.predict(project, "mp4", api_name="/export"))
     info = probe_stream(mp4)
@@ -105,9 +111,9 @@ def test_three_shot_board_render_pick_takes_and_export(client):
 
 
 @pytest.mark.slow
-def test_bad_input_is_refused_with_the_field_named_and_nothing_changes(client):
+def test_bad_input_is_refused_with_the_field_named_and_nothing_changes(client, folder):
     project, ids = new_board(client, "bad input", 1)
-    before = (Path(project) / "board.json").read_bytes()
+    before = (folder(project) / "board.json").read_bytes()
     cases = [
         ({"seed": "12.5x"}, "Seed"),
         ({"seed": 2**40}, "Seed"),
@@ -127,15 +133,15 @@ def test_bad_input_is_refused_with_the_field_named_and_nothing_changes(client):
         client.predict(project, "sh_missing", {"title": "x"}, api_name="/update_shot")
     with pytest.raises(AppError, match="not a Previz Studio project"):
         client.predict("/etc", api_name="/load_board")
-    assert (Path(project) / "board.json").read_bytes() == before
+    assert (folder(project) / "board.json").read_bytes() == before
 
 
-def test_empty_prompt_is_refused_for_a_text_to_video_backend(client):
+def test_empty_prompt_is_refused_for_a_text_to_video_backend(client, folder):
     project, ids = new_board(client, "t2v", 1)
     client.predict(project, ids[0], {"backend": "wan"}, api_name="/update_shot")
     with pytest.raises(AppError, match="prompt"):
         client.predict(project, ids[0], -1, True, api_name="/render_shot")
-    assert Project.open(Path(project)).load().shot(ids[0]).takes == ()
+    assert Project.open(folder(project)).load().shot(ids[0]).takes == ()
 
 
 def test_card_edits_move_delete_round_trip(client):
@@ -179,7 +185,7 @@ class GatedCache:
 
 
 @pytest.mark.slow
-def test_two_sessions_are_isolated_and_cannot_cancel_each_other(server, monkeypatch):
+def test_two_sessions_are_isolated_and_cannot_cancel_each_other(server, folder, monkeypatch):
     studio, url, _, _ = server
     gate = GatedBackend()
     monkeypatch.setattr(studio, "backends", GatedCache(gate))
@@ -201,10 +207,10 @@ def test_two_sessions_are_isolated_and_cannot_cancel_each_other(server, monkeypa
     # ...and Alice cancelling hers leaves Bob's to run.
     assert alice.predict(job_a["id"], api_name="/cancel_job") is True
     gate.release.set()
-    assert studio.jobs.wait(f"s:{bob.session_hash}", job_b["id"], 10).status == "done"
+    assert studio.jobs.wait(f"session:{bob.session_hash}", job_b["id"], 10).status == "done"
     assert alice.predict(job_a["id"], api_name="/job_status")["status"] == "cancelled"
-    assert Project.open(Path(project_a)).load().shot(ids_a[0]).takes == ()
-    assert len(Project.open(Path(project_b)).load().shot(ids_b[0]).takes) == 1
+    assert Project.open(folder(project_a)).load().shot(ids_a[0]).takes == ()
+    assert len(Project.open(folder(project_b)).load().shot(ids_b[0]).takes) == 1
     assert studio.jobs.worker_alive()
 
 
@@ -224,5 +230,6 @@ def test_listen_or_share_without_auth_refuses_to_start(tmp_path):
 def test_recent_projects_are_remembered(server, client):
     studio, _, home, _ = server
     project = client.predict("remember me", api_name="/new_project")
-    data = json.loads((home / "recent.json").read_text())
-    assert data["recent"][0] == project
+    data = json.loads((home / "workspace.json").read_text())
+    assert data["recent"]["local"][0] == project
+    assert client.predict(api_name="/list_projects")[0]["id"] == project

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from studio.backends import BackendCache
+from studio.backends import BackendCache, check_backend_name
 from studio.board import Board, Shot, Take
 from studio.board_codec import shot_to_dict
+from studio.services.access import EDITOR, VIEWER, Access, AccessDenied, Opened, Who
 from studio.services.fields import FieldError
-from studio.services.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobQueue, JobView
+from studio.services.jobs import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobQueue, JobView,
+                                  NotInterrupted)
 from studio.services.workspace import Workspace
 from studio.storage import Project, ProjectError
 
@@ -48,11 +50,18 @@ class StudioServices:
 
     def __init__(self, workspace: Workspace, *, backend: str | None = None,
                  device: str | None = None, backends: BackendCache | None = None,
-                 jobs: JobQueue | None = None) -> None:
+                 jobs: JobQueue | None = None, access: Access | None = None,
+                 limiter: Any = None) -> None:
+        from studio.images import DecodeLimiter
+
         self.workspace = workspace
+        self.access = access or Access(workspace)
+        """Who may open which project (ids, owners, shares): every route asks it."""
         self.backend_override = backend
         self.backends = backends or BackendCache(**({"device": device} if device else {}))
         self.jobs = jobs or JobQueue()
+        self.limiter: DecodeLimiter = limiter or DecodeLimiter()
+        """Bounds how many uploaded images decode at once (their memory), for every route."""
         self._boards: OrderedDict[Path, tuple[tuple[int, int, int], Board]] = OrderedDict()
         self._sidecars: OrderedDict[tuple[str, int, int], dict[str, Any] | None] = OrderedDict()
         self._lock = threading.Lock()
@@ -65,11 +74,19 @@ class StudioServices:
         self._on_close.append(cleanup)
 
     # -- projects ------------------------------------------------------------------------
-    def project(self, root: str | Path) -> Project:
-        """An existing project folder, or a ProjectError saying why not."""
-        if not root:
-            raise ProjectError("no project is open")
-        return Project.open(Path(root))
+    def opened(self, ref: str, who: Who | None = None, need: str = VIEWER) -> Opened:
+        """The project a client names (an id; a folder too on a local app) if ``who`` has the
+        ``need`` right on it, else an AccessDenied saying why. ``who`` None: the local user
+        (refused on a shared server, where every request has a login)."""
+        if who is None:
+            if self.access.shared:
+                raise AccessDenied("this server needs a login: sign in first")
+            who = self.access.who(None, "local")
+        return self.access.resolve(ref, who, need)
+
+    def project(self, ref: str | Path, who: Who | None = None, need: str = VIEWER) -> Project:
+        """:meth:`opened`'s project folder."""
+        return self.opened(str(ref) if ref else "", who, need).project
 
     def board(self, project: Project) -> Board:
         """The board on disk, parsed once per change of the file (polling reads this often)."""
@@ -164,7 +181,7 @@ class StudioServices:
     def check_renderable(self, board: Board, shot_id: str) -> None:
         """Refuse early what the backend would refuse after a wait in the queue."""
         shot = board.shot(shot_id)
-        backend = self.backend_override or board.backend_for(shot)
+        backend = check_backend_name(self.backend_override or board.backend_for(shot))
         if backend not in TEXT_TO_VIDEO_FREE and not shot.keyframes and not shot.prompt.strip():
             raise FieldError("prompt", f"the {backend} backend makes a shot from text: write a prompt "
                                        "or upload a first keyframe")
@@ -173,15 +190,17 @@ class StudioServices:
                       group: str | None = None, label: str = "") -> JobView:
         """Queue one take of one shot on the shared lane; it renders the shot as saved."""
         self.check_renderable(self.board(project), shot_id)
+        return self.jobs.submit(owner, self._renderer(project, shot_id, seed), kind="render",
+                                label=label or shot_id, shot_id=shot_id, project=str(project.root),
+                                group=group, seed=seed)
 
+    def _renderer(self, project: Project, shot_id: str, seed: int | None) -> Callable:
         def run(progress: Callable, cancel: threading.Event) -> Take:
             from studio.services.render import render_shot
 
             return render_shot(project, shot_id, backend=self.backend_override, seed=seed,
                                progress=progress, cancel=cancel, backends=self.backends)
-
-        return self.jobs.submit(owner, run, kind="render", label=label or shot_id,
-                                shot_id=shot_id, project=str(project.root), group=group)
+        return run
 
     def submit_shots(self, owner: str, project: Project, shot_ids: list[str] | None = None, *,
                      only_missing: bool = False) -> list[JobView]:
@@ -196,6 +215,34 @@ class StudioServices:
         return [self.submit_render(owner, project, shot.id, group=group,
                                    label=f"shot {board.index_of(shot.id) + 1}: {shot.title or shot.id}")
                 for shot in todo]
+
+    # -- after a restart -----------------------------------------------------------------
+    def interrupted(self, who: Who) -> list[JobView]:
+        """This user's jobs a restart interrupted, still to be queued again or dismissed."""
+        return self.jobs.interrupted(who.actor)
+
+    def requeue(self, who: Who, job_id: str) -> JobView:
+        """Queue an interrupted render again, as it was (same shot, same seed when it had one).
+
+        The user must still be allowed to edit the project: a share taken away since the
+        restart is not a way back in."""
+        old = self.jobs.get(who.actor, job_id)
+        if not old.can_requeue:
+            raise NotInterrupted(f"job {old.id} is {old.status}"
+                                 + (f" (queued again as {old.requeued_as})" if old.requeued_as else "")
+                                 + ": only a job interrupted by a restart can be queued again")
+        if old.kind != "render" or not old.project or not old.shot_id:
+            raise NotInterrupted(f"job {old.id} is a {old.kind} job: only renders can be queued again")
+        project_id = self.access.id_of(old.project)
+        if project_id is None and self.access.shared:
+            raise AccessDenied(f"job {old.id}: its project is no longer in this workspace")
+        project = self.project(project_id or old.project, who, EDITOR)
+        self.check_renderable(self.board(project), old.shot_id)
+        return self.jobs.requeue(who.actor, job_id, self._renderer(project, old.shot_id, old.seed))
+
+    def dismiss(self, who: Who, job_id: str) -> None:
+        """The user does not want an interrupted job made again."""
+        self.jobs.dismiss(who.actor, job_id)
 
     # -- export --------------------------------------------------------------------------
     def export(self, project: Project, fmt: str, warn: Callable[[str], None] | None = None) -> Path:

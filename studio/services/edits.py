@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from studio import history
 from studio.board import KEYFRAME_ROLES, AudioTrack, Board, BoardError, Keyframe, fit_dissolves
@@ -31,6 +31,9 @@ from studio.services.fields import (
     new_shot,
 )
 from studio.storage import Project
+
+if TYPE_CHECKING:  # images imports OpenCV: only when an image arrives
+    from studio.images import DecodeLimiter
 
 
 class EditConflict(ValueError):
@@ -210,9 +213,10 @@ def delete_take(project: Project, shot_id: str, take_id: str, actor: str = "") -
 
 
 def set_keyframe(project: Project, shot_id: str, image: bytes | Path, role: str = "first", frame: int = 0,
-                 actor: str = "") -> Board:
+                 actor: str = "", limiter: DecodeLimiter | None = None) -> Board:
     """Store an uploaded image (decoded and re-encoded; bombs and non-images refused) as one of
-    the shot's keyframes, replacing the one of the same role (or a mid keyframe at that frame)."""
+    the shot's keyframes, replacing the one of the same role (or a mid keyframe at that frame).
+    ``limiter`` is the server's bound on decodes at once (each upload's memory is bounded too)."""
     if role not in KEYFRAME_ROLES:
         raise FieldError("role", f"must be one of {', '.join(KEYFRAME_ROLES)}, got {role!r}")
     from studio.images import MAX_BYTES, ImageError
@@ -223,7 +227,7 @@ def set_keyframe(project: Project, shot_id: str, image: bytes | Path, role: str 
             if size > MAX_BYTES:
                 raise ImageError(f"{image.name}: {size / 1e6:.1f} MB is more than the {MAX_BYTES / 1e6:.0f} MB upload limit")
             image = image.read_bytes()
-        relative = project.import_keyframe(image)
+        relative = project.import_keyframe(image, limiter=limiter)
     except ImageError as error:
         raise FieldError("keyframe", str(error)) from None
 

@@ -106,7 +106,7 @@ class Workspace:
     def first_project(self) -> Project:
         """A copy of the sample board (or a blank board when the sample is absent)."""
         if self.sample is not None and (self.sample / "board.json").is_file():
-            copy = Project.open(self.sample).save_as(self._free_folder(self.sample.name), template=True)
+            copy = Project.open(self.sample).save_as(self.free_folder(self.sample.name), template=True)
             return self.open(copy.root)
         return self.new("My first board")
 
@@ -119,19 +119,20 @@ class Workspace:
             raise ProjectError(f"a project named {name.strip()!r} already exists ({folder.name}); "
                                "choose another name, or open it from Recent projects")
         board = board or Board(title=name.strip() or "Untitled board")
-        project = Project.create(self._free_folder(slug(name)), board)
+        project = Project.create(self.free_folder(slug(name)), board)
         self.remember(project)
         return project
 
     def save_as(self, project: Project, name: str) -> Project:
         """Copy a whole project (takes and keyframes included) to a new folder and open it."""
-        copy = project.save_as(self._free_folder(slug(name)))
+        copy = project.save_as(self.free_folder(slug(name)))
         if name.strip():
             copy.update(lambda board: board.replace(title=name.strip()))
         self.remember(copy)
         return copy
 
-    def _free_folder(self, name: str) -> Path:
+    def free_folder(self, name: str) -> Path:
+        """A folder under the projects folder named ``name``, or ``name-2``, ``name-3``... if taken."""
         self.projects_dir.mkdir(parents=True, exist_ok=True)
         candidate, number = self.projects_dir / name, 2
         while candidate.exists():

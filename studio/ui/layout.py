@@ -22,11 +22,12 @@ import gradio as gr
 from studio.backends import backend_names
 from studio.board import MEMORY_PROFILES, Board, BoardError, Shot
 from studio.services import edits
+from studio.services.access import EDITOR, VIEWER, Opened, Who
 from studio.services.app import StudioServices
 from studio.services.fields import FieldError, random_seed
 from studio.services.jobs import JobNotFound, QueueFull
 from studio.storage import AUDIO_SUFFIXES, Project, ProjectError
-from studio.ui import api, views, wall
+from studio.ui import api, views, wall, workspaces
 from studio.ui.inspector import MAX_SEGMENTS, TEXT, Inspector, camera_from, field_updates, same, shown_values
 from studio.ui.serving import MediaCache
 
@@ -56,8 +57,10 @@ def indicator(state: str, text: str) -> str:
     return f'<span class="save-state {state}">{icon} {html.escape(text)}</span>'
 
 
-def build_ui(services: StudioServices, media: MediaCache, start_project: Project) -> gr.Blocks:
-    """The whole app for one :class:`StudioServices`; ``start_project`` is what a new browser opens."""
+def build_ui(services: StudioServices, media: MediaCache, start_project: Project | None) -> gr.Blocks:
+    """The whole app for one :class:`StudioServices`; ``start_project`` is what a new browser of a
+    local app opens (a team server opens each user's own projects)."""
+    team = workspaces.WorkspaceWidgets(services)
     with gr.Blocks(title="Previz Studio", delete_cache=(1800, 3600), fill_width=True) as demo:
         view = gr.State(None)
         remembered = gr.BrowserState({"token": "", "project": ""}, storage_key="previz-studio-session")
@@ -81,6 +84,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
                             render_missing = gr.Button("Render missing", size="sm", elem_id="render-missing", min_width=0, scale=0)
                             render_all = gr.Button("Render all again", size="sm", elem_id="render-all", min_width=0, scale=0)
                             cancel_all = gr.Button("Cancel my renders", size="sm", elem_id="cancel-all", min_width=0, scale=0)
+                        team.build_interrupted()
                         board_progress = gr.HTML("", elem_id="board-progress")
                         panels = gr.HTML({"panels": []}, html_template=wall.TEMPLATE, css_template=wall.CSS,
                                          js_on_load=wall.JS, elem_id="wall")
@@ -122,7 +126,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
                 with gr.Row():
                     recent = gr.Dropdown([], label="Recent projects", scale=3, elem_id="recent")
                     open_recent = gr.Button("Open", scale=1)
-                with gr.Row():
+                with gr.Row(visible=not services.access.shared):  # a team server takes no server paths
                     open_path = gr.Textbox(label="Open a project folder (path on this computer)", scale=3)
                     open_folder = gr.Button("Open folder", scale=1)
                 with gr.Row():
@@ -132,51 +136,50 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
                     save_as_name = gr.Textbox(label="Save as (copy under a new name)", scale=3)
                     save_as_button = gr.Button("Save as", scale=1)
                 project_error = gr.Markdown("", elem_classes=["card-error"], elem_id="project-error")
+                team.build_share_box()
 
         api.register(services, media)  # first, so the endpoints get their own names, not UI handlers
         settings = {"title": s_title, "fps": s_fps, "width": s_width, "height": s_height,
                     "default_backend": s_backend, "default_model": s_model, "memory_profile": s_memory}
         ui = _Handlers(services, media, ins, panels=panels, board_progress=board_progress, header=header,
                        undo=undo_button, redo=redo_button, running=running, strip=strip, recent=recent,
-                       project_info=project_info, formats=formats, settings=settings)
-        shown = ui.all_outputs(view)
+                       project_info=project_info, formats=formats, settings=settings, team=team)
+        shown = ui.all_outputs(view) + team.outputs()
+        team.wire(view, **EDIT)
 
         # -- opening a project -----------------------------------------------------------------
         def on_load(saved: dict | None, request: gr.Request):
+            """A new tab: this user's project it had open (when still allowed), else their most
+            recent one, else (local app) the start project, else their own copy of the sample."""
             saved = saved if isinstance(saved, dict) else {}
             token = saved.get("token") if TOKEN.match(str(saved.get("token", ""))) else uuid.uuid4().hex
-            project = start_project
-            wanted = saved.get("project")
-            if isinstance(wanted, str) and wanted in services.workspace.recent():
-                try:
-                    project = services.project(wanted)
-                except ProjectError:
-                    project = start_project
-            fresh = {"project": str(project.root), "key": f"b:{token}"}
-            return {**ui.open(fresh, project, request), remembered: {"token": token, "project": str(project.root)}}
+            who = services.access.who(getattr(request, "username", None), f"b:{token}")
+            opened = services.access.start(who, saved.get("project"), start_project)
+            return {**ui.open({"key": f"b:{token}"}, opened, who), remembered: {"token": token, "project": opened.id}}
 
         demo.load(on_load, [remembered], shown + [remembered], **EDIT)
 
-        def switch_to(opener: Callable[[str], Project]) -> Callable:
-            def run(value: dict, text: str, request: gr.Request):
+        def switch_to(opener: Callable[[Who, str], Opened]) -> Callable:
+            def run(value: dict, text: str):
+                who = workspaces.who_of(value)
                 try:
-                    project = opener(text)
+                    opened = opener(who, text)
                 except (ProjectError, OSError, BoardError, FieldError) as error:
                     return {project_error: f"⚠ {html.escape(str(error))}"}
-                return {**ui.open(value, project, request), project_error: "",
-                        remembered: {"token": value["key"].removeprefix("b:"), "project": str(project.root)}}
+                return {**ui.open(value, opened, who), project_error: "",
+                        remembered: {"token": value["key"].removeprefix("b:"), "project": opened.id}}
             return run
 
         switching = shown + [project_error, remembered]
-        open_recent.click(switch_to(lambda folder: services.workspace.open(folder)), [view, recent], switching, **EDIT)
-        open_folder.click(switch_to(lambda folder: services.workspace.open(folder.strip())), [view, open_path],
+        open_recent.click(switch_to(lambda who, ref: services.access.open(ref, who)), [view, recent], switching,
+                          **EDIT)
+        open_folder.click(switch_to(lambda who, folder: services.access.open(folder.strip(), who)), [view, open_path],
                           switching, **EDIT)
-        new_button.click(switch_to(lambda name: services.workspace.new(name or "Untitled board")), [view, new_name],
-                         switching, **EDIT)
+        new_button.click(switch_to(lambda who, name: services.access.create(who, name or "Untitled board")),
+                         [view, new_name], switching, **EDIT)
 
-        def save_as(value: dict, name: str, request: gr.Request):
-            return switch_to(lambda text: services.workspace.save_as(services.project(value["project"]), text))(
-                value, name or "copy", request)
+        def save_as(value: dict, name: str):
+            return switch_to(lambda who, text: services.access.copy(who, value["project"], text))(value, name or "copy")
 
         save_as_button.click(save_as, [view, save_as_name], switching, **EDIT)
 
@@ -228,7 +231,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
         # -- timeline: animatic, exports, scratch audio ------------------------------------
         def animatic(value: dict):
             try:
-                path = services.export(services.project(value["project"]), "preview", warn=gr.Info)
+                path = services.export(ui.project(value), "preview", warn=gr.Info)
             except Exception as error:  # noqa: BLE001 - any export failure is shown, not raised
                 gr.Warning(f"Animatic failed: {error}")
                 return gr.skip(), f"⚠ Animatic failed: {html.escape(str(error))}"
@@ -239,7 +242,10 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
         def export_files_for(value: dict, chosen: list[str]):
             if not chosen:
                 return gr.skip(), "⚠ pick at least one format"
-            project = services.project(value["project"])
+            try:
+                project = ui.project(value)
+            except ProjectError as error:
+                return gr.skip(), f"⚠ {html.escape(str(error))}"
             files, problems = [], []
             for fmt in chosen:
                 try:
@@ -256,7 +262,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
             if not file_path:
                 return gr.skip(), gr.skip()
             try:
-                board = edits.set_audio(services.project(value["project"]), Path(file_path), ui.owner(value))
+                board = edits.set_audio(ui.project(value), Path(file_path), ui.owner(value))
             except (ValueError, ProjectError, OSError) as error:
                 return None, f"⚠ Audio refused: {html.escape(str(error))}"
             return None, f"Scratch audio: `{board.audio.path}` (laid under the animatic from frame 0)"
@@ -287,30 +293,36 @@ class _Handlers:
 
     @staticmethod
     def owner(value: dict) -> str:
-        """Who is acting: the login when there is one, else this browser's key (set on open)."""
+        """Whose jobs and undo: the login when there is one, else this browser's key (set on open)."""
         return value["owner"]
 
+    def project(self, value: dict, need: str = EDITOR) -> Project:
+        """The tab's project, if its user still has the ``need`` right on it (asked on every
+        action: a share taken away takes effect at once)."""
+        return self.services.project(value["project"], workspaces.who_of(value), need)
+
     # -- showing -----------------------------------------------------------------------------
-    def open(self, value: dict, project: Project, request: gr.Request | None) -> dict[Any, Any]:
-        """A tab switched to ``project``: everything shown anew, the first shot selected."""
-        self.services.workspace.remember(project)
+    def open(self, value: dict, opened: Opened, who: Who) -> dict[Any, Any]:
+        """A tab switched to ``opened``: everything shown anew, the first shot selected."""
+        project = opened.project
         board = self.services.board(project)
-        user = getattr(request, "username", None) if request is not None else None
-        value = {"project": str(project.root), "key": value["key"], "owner": f"u:{user}" if user else value["key"],
-                 "shot": None, "selection": [],
+        value = {"project": opened.id, "role": opened.role, "key": value["key"], "owner": who.actor,
+                 "user": who.user, "shot": None, "selection": [],
                  "seen": {}, "base": {}, "rev": board.revision, "takes_sig": None}
         first = board.shots[0].id if board.shots else None
         updates = self.board_updates(value, project, board, select=first)
-        updates.update(self.project_updates(project, board))
+        updates.update(self.project_updates(value, project, board))
+        updates.update(self.w["team"].updates(value))
         value, shot_updates = self.select(value, project, board, first)
         return {**updates, **shot_updates, self.view: value}
 
-    def project_updates(self, project: Project, board: Board) -> dict[Any, Any]:
+    def project_updates(self, value: dict, project: Project, board: Board) -> dict[Any, Any]:
         w = self.w
         names = list(api.export_format_names())
-        recent = [(self.services.workspace.label(folder), folder) for folder in self.services.workspace.recent()]
-        updates = {w["recent"]: gr.update(choices=recent, value=str(project.root)),
-                   w["project_info"]: f"Project folder: `{project.root}`",
+        recent = workspaces.project_choices(self.services, workspaces.who_of(value))
+        updates = {w["recent"]: gr.update(choices=recent, value=value["project"]),
+                   w["project_info"]: workspaces.project_line(self.services, value["project"], project,
+                                                              value["role"]),
                    w["formats"]: gr.update(choices=names, value=[n for n in names if n in ("mp4", "otio")] or names[:1])}
         values = {"title": board.title, "fps": str(board.fps), "width": board.width, "height": board.height,
                   "default_backend": board.default_backend, "default_model": board.default_model or "",
@@ -414,7 +426,7 @@ class _Handlers:
     def refreshed(self, value: dict, *, select: str | None = None,
                   message: tuple[str, str] | None = None) -> dict[Any, Any]:
         """After an action: the wall and the selected shot's takes anew; fields via the poll."""
-        project = self.services.project(value["project"])
+        project = self.project(value, VIEWER)
         board = self.services.board(project)
         updates = self.board_updates(value, project, board, select=select)
         if select is not None and select != value.get("shot"):
@@ -443,11 +455,11 @@ class _Handlers:
                 ids = [i for i in data.get("ids", []) if isinstance(i, str)]
                 value = {**value, "selection": ids}
                 primary = data.get("primary") if isinstance(data.get("primary"), str) else None
-                project = self.services.project(value["project"])
+                project = self.project(value, VIEWER)
                 value, updates = self.select(value, project, self.services.board(project), primary)
                 return {**updates, self.view: value}
             if action == "move":
-                project = self.services.project(value["project"])
+                project = self.project(value)
                 edits.move_shots(project, list(data.get("ids", [])), int(data.get("to", 0)), self.owner(value))
                 return self.refreshed(value, message=("saved", "moved"))
             if action in ("undo", "redo"):
@@ -458,7 +470,7 @@ class _Handlers:
 
     def add_shot(self, value: dict) -> dict[Any, Any]:
         try:
-            _, new_id = edits.add_shot(self.services.project(value["project"]), after=value.get("shot"),
+            _, new_id = edits.add_shot(self.project(value), after=value.get("shot"),
                                        actor=self.owner(value))
         except PUBLIC_ERRORS as error:
             return self.failed(error)
@@ -469,7 +481,7 @@ class _Handlers:
 
     def duplicate(self, value: dict) -> dict[Any, Any]:
         try:
-            _, made = edits.duplicate_shots(self.services.project(value["project"]), self.selection(value),
+            _, made = edits.duplicate_shots(self.project(value), self.selection(value),
                                             self.owner(value))
         except PUBLIC_ERRORS as error:
             return self.failed(error)
@@ -479,7 +491,7 @@ class _Handlers:
     def delete(self, value: dict) -> dict[Any, Any]:
         ids = self.selection(value)
         try:
-            project = self.services.project(value["project"])
+            project = self.project(value)
             before = [s.id for s in self.services.board(project).shots]
             board = edits.delete_shots(project, ids, self.owner(value))
         except PUBLIC_ERRORS as error:
@@ -492,7 +504,7 @@ class _Handlers:
     def step(self, kind: str) -> Callable:
         def run(value: dict) -> dict[Any, Any]:
             try:
-                (edits.undo if kind == "undo" else edits.redo)(self.services.project(value["project"]),
+                (edits.undo if kind == "undo" else edits.redo)(self.project(value),
                                                                self.owner(value))
             except PUBLIC_ERRORS as error:
                 return self.failed(error)
@@ -503,7 +515,7 @@ class _Handlers:
         def run(value: dict) -> dict[Any, Any]:
             try:
                 ids = self.selection(value) if which == "selected" else None
-                jobs = self.services.submit_shots(self.owner(value), self.services.project(value["project"]),
+                jobs = self.services.submit_shots(self.owner(value), self.project(value),
                                                   ids, only_missing=which == "missing")
             except PUBLIC_ERRORS as error:
                 return self.failed(error)
@@ -521,7 +533,7 @@ class _Handlers:
         if not value:
             return self.unchanged()
         try:
-            project = self.services.project(value["project"])
+            project = self.project(value, VIEWER)
             board = self.services.board(project)
         except (ProjectError, OSError) as error:
             return {self.w["board_progress"]: f"⚠ {html.escape(str(error))}"}
@@ -556,10 +568,10 @@ class _Handlers:
     # -- inspector edits -----------------------------------------------------------------------
     def patch(self, value: dict, changes: dict[str, Any], shown_names: set[str]) -> dict[Any, Any]:
         """Send one patch based on the fields' base revisions; on a conflict show the current value."""
-        project = self.services.project(value["project"])
+        project = self.project(value, VIEWER)
         base = min(value["base"].get(name, value["rev"]) for name in shown_names)
         try:
-            board = edits.patch_shot(project, value["shot"], changes, base, self.owner(value))
+            board = edits.patch_shot(self.project(value), value["shot"], changes, base, self.owner(value))
         except edits.EditConflict as error:
             board = self.services.board(project)
             shown = shown_values(board, board.shot(value["shot"]))
@@ -595,7 +607,7 @@ class _Handlers:
         """Locking keeps the look of the chosen take: its seed becomes the shot's seed."""
         if not value or not value.get("shot"):
             return self.unchanged()
-        board = self.services.board(self.services.project(value["project"]))
+        board = self.services.board(self.project(value, VIEWER))
         take = board.shot(value["shot"]).chosen()
         changes: dict[str, Any] = {"seed_locked": bool(locked)}
         if locked and take is not None:
@@ -630,8 +642,8 @@ class _Handlers:
         if not file_path or not value or not value.get("shot"):
             return self.unchanged()
         try:
-            edits.set_keyframe(self.services.project(value["project"]), value["shot"], Path(file_path), role,
-                               int(frame or 0), self.owner(value))
+            edits.set_keyframe(self.project(value), value["shot"], Path(file_path), role,
+                               int(frame or 0), self.owner(value), limiter=self.services.limiter)
         except PUBLIC_ERRORS as error:
             return {**self.failed(Exception(f"Keyframe refused: {error}")), self.ins.kf_upload: None}
         return {**self.refreshed(value, message=("saved", f"{role} keyframe added")), self.ins.kf_upload: None}
@@ -640,13 +652,13 @@ class _Handlers:
         if not value or not value.get("shot"):
             return self.unchanged()
         try:
-            edits.remove_keyframes(self.services.project(value["project"]), value["shot"], self.owner(value))
+            edits.remove_keyframes(self.project(value), value["shot"], self.owner(value))
         except PUBLIC_ERRORS as error:
             return self.failed(error)
         return self.refreshed(value, message=("saved", "keyframes removed"))
 
     def choose_take(self, value: dict, event: gr.SelectData) -> dict[Any, Any]:
-        project = self.services.project(value["project"])
+        project = self.project(value)
         shot = self.services.board(project).shot(value["shot"])
         with_poster = [t for t in shot.takes if project.resolve(t.path).is_file()]
         if not 0 <= event.index < len(with_poster):
@@ -658,7 +670,7 @@ class _Handlers:
         return self.refreshed(value, message=("saved", f"take T{event.index + 1} chosen"))
 
     def delete_take(self, value: dict) -> dict[Any, Any]:
-        project = self.services.project(value["project"])
+        project = self.project(value)
         shot = self.services.board(project).shot(value["shot"])
         if shot.chosen_take is None:
             return {self.ins.indicator: indicator("error", "this shot has no take to delete")}
@@ -672,7 +684,7 @@ class _Handlers:
         """Two takes side by side; the left one drives playback of both."""
         if not first or not second:
             return ""
-        project = self.services.project(value["project"])
+        project = self.project(value, VIEWER)
         shot = self.services.board(project).shot(value["shot"])
         takes = {t.id: t for t in shot.takes}
         cells = []
@@ -693,7 +705,7 @@ class _Handlers:
             n = int(count or 1)
             if not 1 <= n <= 8:
                 raise FieldError("takes", f"must be from 1 to 8, got {count!r}")
-            project = self.services.project(value["project"])
+            project = self.project(value)
             board = self.services.board(project)
             label = f"shot {board.index_of(value['shot']) + 1}"
             for i in range(n):
@@ -707,7 +719,7 @@ class _Handlers:
     def cancel_shot(self, value: dict) -> dict[Any, Any]:
         owner = self.owner(value)
         stopped = 0
-        for job in self.services.jobs.jobs(owner, project=value["project"]):
+        for job in self.services.jobs.jobs(owner, project=str(self.project(value, VIEWER).root)):
             if job.shot_id == value.get("shot") and not job.is_finished:
                 stopped += self.services.jobs.cancel(owner, job.id)
         return self.refreshed(value, message=("saved", f"cancelled {stopped} job(s)"))
@@ -715,12 +727,12 @@ class _Handlers:
     # -- board settings ------------------------------------------------------------------------
     def save_setting(self, name: str) -> Callable:
         def run(value: dict, widget_value: Any, keep: str) -> dict[Any, Any]:
-            project = self.services.project(value["project"])
+            project = self.project(value, VIEWER)
             try:
-                edits.patch_board(project, {name: widget_value}, None, self.owner(value), keep=keep)
+                edits.patch_board(self.project(value), {name: widget_value}, None, self.owner(value), keep=keep)
             except PUBLIC_ERRORS as error:
                 board = self.services.board(project)
-                return {**self.project_updates(project, board), self.w["settings"][name]: gr.update(),
+                return {**self.project_updates(value, project, board), self.w["settings"][name]: gr.update(),
                         self.ins.indicator: indicator("error", str(error))}
             updates = self.refreshed(value, message=("saved", f"board {name} saved"))
             if value.get("shot"):

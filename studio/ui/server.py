@@ -19,6 +19,8 @@ from typing import Any, Sequence
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
+STATE_FOLDER = "state"
+"""Under the workspace: the job queue's persisted state (one server per workspace)."""
 MAX_UPLOAD = "60mb"
 """Gradio's own upload cap; keyframes are further limited by studio.images.MAX_BYTES."""
 
@@ -42,12 +44,26 @@ class ServeOptions:
     def exposed(self) -> bool:
         return self.share or self.host not in ("127.0.0.1", "localhost", "::1")
 
+    @property
+    def shared(self) -> bool:
+        """A server for a team (a login, or reachable beyond this computer): projects are ids in
+        the workspace, owned and shared per user; clients never name a folder."""
+        return self.exposed or bool(self.auth)
+
+    @property
+    def users(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(user for user, _ in self.auth))
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The serve options, shared by app.py and `studio serve`."""
     parser.add_argument("--project", type=Path, default=None,
                         help="project folder to open (created if missing); default: the last one, "
-                             "or a copy of the sample board on first start")
+                             "or a copy of the sample board on first start. With a login, the folder "
+                             "joins the workspace, owned by the first user of --auth/--auth-file")
+    parser.add_argument("--workspace", type=Path, default=None, metavar="DIR",
+                        help="where projects, the project list with owners and shares, and the job "
+                             "queue's state live (default: $PREVIZ_HOME, else ~/.local/share/previz-studio)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     parser.add_argument("--listen", nargs="?", const="0.0.0.0", default=None, metavar="ADDRESS",
                         help="accept connections from other machines (default address 0.0.0.0); needs --auth")
@@ -76,6 +92,7 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
     options = ServeOptions(
         project=args.project, host=args.listen or DEFAULT_HOST, port=args.port, share=args.share,
         auth=tuple(credentials), backend=args.backend, device=args.device,
+        home=getattr(args, "workspace", None),
     )
     if options.exposed and not options.auth:
         what = "--share" if options.share else f"--listen {options.host}"
@@ -101,14 +118,30 @@ def _credential(text: str, source: str) -> tuple[str, str]:
 
 def build(options: ServeOptions) -> tuple[Any, Any, Any]:
     """The services, the served-copies folder and their Blocks (not launched)."""
+    from studio.services.access import Access
     from studio.services.app import StudioServices
+    from studio.services.jobs import JobQueue
     from studio.services.workspace import Workspace
+    from studio.storage import Project
     from studio.ui.layout import build_ui
     from studio.ui.serving import MediaCache
 
     workspace = Workspace(options.home)
-    project = workspace.startup_project(options.project)
-    services = StudioServices(workspace, backend=options.backend, device=options.device)
+    access = Access(workspace, shared=options.shared, users=options.users)
+    project: Project | None = None
+    if not options.shared:
+        project = workspace.startup_project(options.project)
+    elif options.project is not None:  # the operator's folder, theirs to share from the UI
+        folder = options.project.expanduser()
+        project = Project.open(folder) if (folder / "board.json").exists() else Project.create(folder)
+        access.adopt(project, f"user:{options.users[0]}")
+    jobs = JobQueue(state_dir=workspace.home / STATE_FOLDER)
+    try:
+        services = StudioServices(workspace, backend=options.backend, device=options.device, jobs=jobs,
+                                  access=access)
+    except BaseException:
+        jobs.close()
+        raise
     media = MediaCache()
     services.closing(media.close)
     services.served_copies = media  # for tests and embedders that check what the browser is served
@@ -159,12 +192,18 @@ def run(args: argparse.Namespace) -> int:
         return 2
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from studio.board import BoardError
+    from studio.services.jobs import QueueStateError
     from studio.storage import ProjectError
+    from studio.ui.serving import stop_on_sigterm
 
+    stop_on_sigterm()  # a SIGTERM stops as Ctrl-C does: the queue is saved, temp folders removed
     try:
         start(options, block=True)
     except (ProjectError, BoardError) as error:
         print(f"previz-studio: cannot open the project: {error}", file=sys.stderr)
+        return 1
+    except QueueStateError as error:
+        print(f"previz-studio: {error}", file=sys.stderr)
         return 1
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import signal
 import tempfile
@@ -36,6 +37,10 @@ class MediaCache:
         self._remove = weakref.finalize(self, shutil.rmtree, str(self.root), True)
         """Removes the folder on close(), when the cache is collected, or at interpreter exit."""
         self._kept = kept
+        self._salt = secrets.token_hex(16)
+        """Part of every copy's folder name: a copy's URL cannot be worked out from the source's
+        path, size and time, so only a client the UI handed it to (after checking its rights on
+        the project) can fetch it."""
         self._entries: OrderedDict[str, Path] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -43,7 +48,7 @@ class MediaCache:
         """A servable copy of ``source`` (an existing regular file inside a project)."""
         source = Path(source)
         stat = source.stat()
-        key = hashlib.sha256(f"{public}|{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:24]
+        key = hashlib.sha256(f"{self._salt}|{public}|{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:24]
         with self._lock:
             if key in self._entries and self._entries[key].exists():
                 self._entries.move_to_end(key)
@@ -75,7 +80,7 @@ class MediaCache:
             stat = source.stat()
         except OSError:
             return None
-        key = hashlib.sha256(f"poster{width}|{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:24]
+        key = hashlib.sha256(f"{self._salt}|poster{width}|{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:24]
         with self._lock:
             cached = self._entries.get(key)
             if cached is not None and cached.exists():

@@ -137,7 +137,7 @@ def test_forged_file_payloads_are_refused_and_real_uploads_work(server, tmp_path
     assert loaded.get("success") is True
     state = next(item for item in loaded["output"]["data"]
                  if isinstance(item, dict) and {"token", "project"} <= set(item))  # the browser state
-    mine = Project.open(Path(state["project"]))  # the session opened
+    mine = Project.open(studio.access.folder(state["project"]))  # the session opened (by id)
     before = set(mine.audio_dir.iterdir()) if mine.audio_dir.exists() else set()
 
     for forged in (str(victim_audio), "/etc/passwd", f"{mine.root}/../{victim.root.name}/audio/secret-scratch.wav"):
