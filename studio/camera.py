@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 
 from studio.board import EASINGS, MOVES, CameraMove
-from studio.common import FIT_MODES
+from studio.common import check_fit
 
 BASE_FOV_DEG = 50.0
 """Field of view of the resting lens across the frame's longer side (a moderate wide angle)."""
@@ -327,8 +327,7 @@ class Overscan:
 
 def fit_matrix(out_w: int, out_h: int, src_w: int, src_h: int, fit: str = "cover") -> np.ndarray:
     """3x3 map from an output-frame pixel to a source pixel when the source is fitted, centred."""
-    if fit not in FIT_MODES:
-        raise CameraError(f"fit must be one of {', '.join(FIT_MODES)}, got {fit!r}")
+    check_fit(fit, CameraError)
     k = (min if fit == "cover" else max)(src_w / out_w, src_h / out_h)
     return np.array([
         [k, 0, (src_w - 1) / 2.0 - k * (out_w - 1) / 2.0],

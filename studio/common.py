@@ -74,3 +74,11 @@ def shown(value: object, limit: int = SHOWN_CHARS, *, plain: bool = False) -> st
         return text
     size = f" ({len(value)} characters)" if isinstance(value, (str, bytes, list, tuple, dict)) else ""
     return f"{text[:limit - 3]}...{size}"
+
+
+def check_fit(value: object, error: type[Exception], name: str = "fit") -> str:
+    """``value`` if it is one of FIT_MODES, else ``error`` naming ``name`` (each layer raises its
+    own error type; the rule and the message are the same everywhere)."""
+    if value not in FIT_MODES:
+        raise error(f"{name} must be one of {', '.join(FIT_MODES)}, got {shown(value)}")
+    return str(value)

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from studio.common import shown
+from studio.common import check_fit, shown
 
 MIN_SIDE = 16
 """Smallest accepted width or height in pixels (the board's own minimum frame size)."""
@@ -51,7 +51,6 @@ ALLOWED_FORMATS: tuple[str, ...] = (
 )
 """Formats Pillow may use to open a user's file; anything else is refused as not an image."""
 NEUTRAL_GREY: tuple[int, int, int] = (128, 128, 128)
-FIT_MODES: tuple[str, ...] = ("cover", "letterbox")
 MAX_SIDE = 4096
 """Longest side kept by default: the largest frame a board may have (board.MAX_SIZE). Larger
 images are reduced by a whole factor while decoding, so the result is MAX_SIDE/2..MAX_SIDE."""
@@ -300,8 +299,7 @@ def fit_image(
     ``cover`` fills the frame and crops the overflow; ``letterbox`` keeps the whole image and pads
     with ``background`` bars. Downscaling uses area averaging (no aliasing), upscaling Lanczos.
     """
-    if mode not in FIT_MODES:
-        raise ImageError(f"fit mode must be one of {', '.join(FIT_MODES)}, got {shown(mode)}")
+    check_fit(mode, ImageError, "fit mode")
     if width < 1 or height < 1:
         raise ImageError(f"target size must be positive, got {width}x{height}")
     src_h, src_w = image.shape[:2]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from studio.board import AudioTrack, Board, FrameRate, Shot, Take, Transition
-from studio.common import FIT_MODES
+from studio.common import check_fit
 
 if TYPE_CHECKING:  # the layout never reads a file; attach_media fills these in
     from studio.media import StreamInfo
@@ -224,8 +224,7 @@ class Style:
         unknown = set(self.burn_ins) - set(BURN_INS)
         if unknown:
             raise TimelineError(f"unknown burn-in {sorted(unknown)}; choose from {', '.join(BURN_INS)}")
-        if self.fit not in FIT_MODES:
-            raise TimelineError(f"unknown fit mode {self.fit!r}; choose from {', '.join(FIT_MODES)}")
+        check_fit(self.fit, TimelineError)
         object.__setattr__(self, "burn_ins", frozenset(self.burn_ins))
 
 

@@ -42,7 +42,7 @@ from studio.backends.base import (
     Clip, GenerationCancelled, GenerationError, KeyframeImage, ProgressCallback, ShotRequest,
 )
 from studio.camera import CameraError, CameraPath, camera_path, describe, homographies, local_scale
-from studio.common import FIT_MODES, shown
+from studio.common import check_fit, shown
 from studio.slate import SLATE_NUMBER_AT_EXPORT, SlateText, draw_slate
 
 BATCH_FRAMES = 8
@@ -273,17 +273,14 @@ class AnimaticBackend:
 
     def __init__(self, fit: str = "cover", workers: int | None = None, **settings: Any) -> None:
         """``settings`` meant for model backends (device, model, memory_profile...) are ignored."""
-        if fit not in FIT_MODES:
-            raise GenerationError(f"animatic fit must be one of {', '.join(FIT_MODES)}, got {shown(fit)}")
+        check_fit(fit, GenerationError, "animatic fit")
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
             raise GenerationError(f"animatic workers must be a positive whole number, got {shown(workers)}")
         self.fit = fit
         self.workers = workers or _workers()
 
     def _options(self, request: ShotRequest) -> tuple[str, float]:
-        fit = request.options.get("fit", self.fit)
-        if fit not in FIT_MODES:
-            raise GenerationError(f"options.fit must be one of {', '.join(FIT_MODES)}, got {shown(fit)}")
+        fit = check_fit(request.options.get("fit", self.fit), GenerationError, "options.fit")
         dissolve = request.options.get("dissolve", DEFAULT_DISSOLVE)
         if isinstance(dissolve, bool) or not isinstance(dissolve, (int, float)) or not 0.0 <= dissolve <= 1.0:
             raise GenerationError(f"options.dissolve must be a fraction from 0 to 1 of the gap between keyframes, got {shown(dissolve)}")

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from studio.board import BoardError
-from studio.common import FIT_MODES, Progress, atomic_write, no_progress, shown
+from studio.common import Progress, atomic_write, check_fit, no_progress, shown
 from studio.exporters import pdf, registry
 from studio.exporters.base import ExportContext
 from studio.media import MediaError, ProbeCache
@@ -59,8 +59,7 @@ class ExportOptions:
             raise ExportError(f"unknown burn-in {shown(', '.join(sorted(map(str, unknown))), plain=True)}; choose from {', '.join(BURN_INS)}")
         if self.per_page not in pdf.LAYOUTS:
             raise ExportError(f"per_page must be one of {sorted(pdf.LAYOUTS)}, got {shown(self.per_page)}")
-        if self.fit not in FIT_MODES:
-            raise ExportError(f"fit must be one of {', '.join(FIT_MODES)}, got {shown(self.fit)}")
+        check_fit(self.fit, ExportError)
         if (isinstance(self.preview_width, bool) or not isinstance(self.preview_width, int)
                 or not 16 <= self.preview_width <= 4096):
             raise ExportError(f"preview_width must be 16..4096 pixels, got {shown(self.preview_width)}")
