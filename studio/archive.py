@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from studio.storage import BOARD_FILE, Project, ProjectError
-from studio.common import shown
+from studio.common import atomic_write, shown
 
 MAX_ENTRIES = 20_000
 MAX_UNPACKED_BYTES = 20 * 1024**3
@@ -39,9 +39,9 @@ class ArchiveError(ProjectError):
 def pack(project: Project, archive: Path, include_exports: bool = False) -> Path:
     """Write the project (board, keyframes, takes, audio) to ``archive`` atomically."""
     archive = Path(archive)
-    partial = archive.with_name(f".{archive.name}.partial")
     try:
-        with project.locked(), zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        with (atomic_write(archive) as partial, project.locked(),
+              zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as bundle):
             for path in sorted(project.root.rglob("*")):
                 relative = path.relative_to(project.root)
                 if (not is_project_entry(relative.as_posix()) or not path.is_file()
@@ -53,11 +53,8 @@ def pack(project: Project, archive: Path, include_exports: bool = False) -> Path
                     bundle.write(path, relative.as_posix(), compress_type=zipfile.ZIP_STORED)
                 else:
                     bundle.write(path, relative.as_posix())
-        partial.replace(archive)
     except OSError as error:
         raise ArchiveError(f"{archive}: cannot write the archive ({error.strerror or error})") from None
-    finally:
-        partial.unlink(missing_ok=True)
     return archive
 
 

@@ -7,6 +7,7 @@ exporters and the CLI can all use it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import uuid
@@ -56,6 +57,13 @@ def atomic_write(target: Path, *, durable: bool = False) -> Iterator[Path]:
             os.fsync(folder)
         finally:
             os.close(folder)
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    """Write JSON whole and durably (:func:`atomic_write`): sidecars, caches, the job state."""
+    with atomic_write(path, durable=True) as partial, open(partial, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, sort_keys=False)
+        handle.write("\n")
 
 
 SHOWN_CHARS = 80

@@ -20,7 +20,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from studio.board import FrameRate
-from studio.common import atomic_write
+from studio.common import atomic_write, write_json_atomic
 
 TAKE_ENCODING: tuple[str, ...] = (
     "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
@@ -86,13 +86,6 @@ def read_last_frame(path: Path) -> np.ndarray:
     if last is None:
         raise MediaError(f"{path.name}: the video has no frames")
     return last
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    """Write JSON next to its final name, fsync, then rename over it."""
-    with atomic_write(path, durable=True) as partial, open(partial, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=False)
-        handle.write("\n")
 
 
 # --------------------------------------------------------------------------------------------

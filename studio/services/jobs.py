@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable
 
 from studio.backends.base import GenerationCancelled, ProgressCallback
+from studio.common import write_json_atomic
 
 JobFn = Callable[[ProgressCallback, threading.Event], Any]
 
@@ -619,7 +620,7 @@ class JobQueue:
             "runs": self._previous_runs[-RUNS_KEPT:],
             "jobs": [job.record() for job in self._jobs.values()],
         }
-        _write_atomic(self._state_dir / STATE_FILE, json.dumps(data, ensure_ascii=True).encode())
+        write_json_atomic(self._state_dir / STATE_FILE, data)
 
     def _save_state_quietly(self) -> None:
         """For transitions the worker makes: a full disk must not stop the lane; it is said."""
@@ -645,20 +646,6 @@ def _read_state(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
         return {}
     return data
-
-
-def _write_atomic(path: Path, content: bytes) -> None:
-    """Temp file in the same folder, fsync, os.replace: a crash leaves the old state or the new."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(partial, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, path)
-    finally:
-        with contextlib.suppress(OSError):
-            partial.unlink()
 
 
 def _optional_str(value: Any) -> str | None:

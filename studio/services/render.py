@@ -29,8 +29,8 @@ from studio.backends.base import (
 from studio.board import Board, BoardError, Shot, Take, check_seed, new_id, random_seed
 from studio.board_codec import shot_to_dict
 from studio.camera import framing_prompt
-from studio.common import shown
-from studio.media import MediaError, read_last_frame, write_json_atomic, write_video
+from studio.common import shown, write_json_atomic
+from studio.media import MediaError, read_last_frame, write_video
 from studio.storage import Project, ProjectError
 
 RECORDED_LIBRARIES = (

@@ -11,7 +11,6 @@ hashed name and serves it with its usual rules (HTML/SVG never inline).
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import shutil
 import signal
@@ -21,9 +20,12 @@ import weakref
 from collections import OrderedDict
 from pathlib import Path
 
+from studio.common import atomic_write
+
 SERVED_KEPT = 2000
-POSTER_WIDTH = 320
 """Copies kept; older ones are deleted (Gradio keeps its own cached copy while it needs one)."""
+POSTER_WIDTH = 320
+"""Width in pixels of the JPEG posters on panels and take strips."""
 
 
 class MediaCache:
@@ -56,9 +58,8 @@ class MediaCache:
             folder = (self.public if public else self.root) / key
             folder.mkdir(exist_ok=True)
             target = folder / (name or source.name)
-            partial = folder / f".{target.name}.partial"
-            shutil.copyfile(source, partial)
-            os.replace(partial, target)
+            with atomic_write(target) as partial:
+                shutil.copyfile(source, partial)
             self._entries[key] = target
             self._evict()
             return str(target)
@@ -104,7 +105,8 @@ class MediaCache:
         folder = self.public / key
         folder.mkdir(exist_ok=True)
         target = folder / f"{source.stem}.jpg"
-        picture.save(target, format="JPEG", quality=85)
+        with atomic_write(target) as partial:
+            picture.save(partial, format="JPEG", quality=85)
         with self._lock:
             self._entries[key] = target
             self._evict()
