@@ -231,11 +231,9 @@ class JobQueue:
 
     def __init__(self, *, max_queued: int = DEFAULT_MAX_QUEUED, max_per_owner: int | None = None,
                  history: int = 100, clock: Callable[[], float] = time.monotonic,
-                 name: str = "previz-jobs", state_dir: Path | str | None = None,
-                 max_per_session: int | None = None) -> None:
+                 name: str = "previz-jobs", state_dir: Path | str | None = None) -> None:
         if max_per_owner is None:
-            max_per_owner = max_per_session if max_per_session is not None else min(
-                DEFAULT_MAX_PER_OWNER, max(1, max_queued // 2))
+            max_per_owner = min(DEFAULT_MAX_PER_OWNER, max(1, max_queued // 2))
         if max_queued < 2 or max_per_owner < 1:
             raise ValueError(f"max_queued must be at least 2 and max_per_owner at least 1, "
                              f"got {max_queued} and {max_per_owner}")
@@ -254,7 +252,6 @@ class JobQueue:
         """Interrupted jobs not yet re-queued or dismissed (kept apart, so others' finished jobs
         never push them out of memory)."""
         self._interrupted_size = max(history, max_queued + 1)
-        self._running: _Job | None = None
         self._closed = False
         self._run_id = secrets.token_hex(4)
         self._previous_runs: list[str] = []
@@ -265,11 +262,6 @@ class JobQueue:
             self._open_state(self._state_dir)
         self._worker = threading.Thread(target=self._work, name=name, daemon=True)
         self._worker.start()
-
-    @property
-    def max_per_session(self) -> int:
-        """Deprecated name of :attr:`max_per_owner`."""
-        return self.max_per_owner
 
     # -- submitting and cancelling ---------------------------------------------------------
     def submit(self, owner: str, fn: JobFn, *, kind: str = "render", label: str = "",
@@ -512,7 +504,6 @@ class JobQueue:
                 if job is None:
                     continue
                 job.status, job.started, job.message = RUNNING, self._clock(), "starting"
-                self._running = job
                 self._save_state_quietly()
             self._run(job)
 
@@ -534,7 +525,6 @@ class JobQueue:
             if status == FAILED:
                 traceback.print_exception(exc)
         with self._lock:
-            self._running = None
             if status == CANCELLED and self._closed and self._state_dir is not None:
                 self._interrupt(job, "running")  # stopped by the server, not by its owner
                 self._save_state_quietly()
