@@ -397,7 +397,7 @@ def homographies(
 def local_scale(h: np.ndarray, width: int, height: int) -> np.ndarray:
     """(T,) smallest source-pixels-per-output-pixel of each frame's map, over corners and centre.
 
-    The renderer uses it to pick a source resolution that stays sharp where the frame is most
+    The animatic's warper uses it to pick a source resolution that stays sharp where the frame is most
     magnified.
     """
     points = np.array([[0, 0], [width - 1, 0], [0, height - 1], [width - 1, height - 1],

@@ -87,7 +87,8 @@ class Compositor:
             paste(image, *self._number(segment))
         return image
 
-    def render(self, recipe: FrameRecipe) -> np.ndarray:
+    def draw(self, recipe: FrameRecipe) -> np.ndarray:
+        """One frame of the cut: its sources mixed by weight, faded, with burn-ins on top."""
         if recipe.plain:
             image = self.source(recipe.layers[0].segment, recipe.layers[0].frame)
         else:
@@ -111,7 +112,7 @@ class Compositor:
         for recipe in recipes:
             if cancel is not None and cancel():
                 raise ExportCancelled("export cancelled")
-            yield self.render(recipe)
+            yield self.draw(recipe)
 
     def still(self, segment_index: int) -> np.ndarray:
         """The middle frame of a shot as edited (for storyboards and contact sheets)."""

@@ -40,7 +40,7 @@ def test_cut_only_mp4_is_stream_copied_and_frame_exact(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_transitions_trims_and_fades_match_the_renderer(tmp_path: Path) -> None:
+def test_transitions_trims_and_fades_match_the_compositor(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p", durations=(60, 40, 60), fade_in=6, fade_out=6)
     edit(project, 0, trim_in=5)
     edit(project, 1, transition=Transition("cross_dissolve", 8), trim_out=3)
@@ -51,9 +51,9 @@ def test_transitions_trims_and_fades_match_the_renderer(tmp_path: Path) -> None:
     assert len(frames) == int(ffprobe(path)["nb_read_frames"]) == board.total_frames == 55 + 37 - 8 + 60
     timeline = attach_media(build_timeline(board), project.resolve)
     recipes = frame_recipes(timeline)
-    with Compositor(timeline) as renderer:
+    with Compositor(timeline) as compositor:
         for index in range(0, len(recipes), 3):
-            expected = renderer.render(recipes[index]).astype(int)
+            expected = compositor.draw(recipes[index]).astype(int)
             assert np.abs(frames[index].astype(int) - expected).mean() < 4, f"frame {index}"
     assert identify(frames[10]) == (0, 15)  # trim_in 5
     assert frames[0].mean() < 3 and frames[-1].mean() < 3  # board fade in / out from and to black
@@ -61,14 +61,14 @@ def test_transitions_trims_and_fades_match_the_renderer(tmp_path: Path) -> None:
     assert frames[dip_black].mean() < 3
 
 
-def test_edit_re_renders_only_the_changed_shot(tmp_path: Path) -> None:
+def test_edit_re_encodes_only_the_changed_shot(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p", durations=(12, 12, 12))
     options = ExportOptions(burn_ins=frozenset({"shot", "timecode"}))
     export_board(project, "mp4", options=options)
     edit(project, 1, title="Changed")
     progress: list[str] = []
     export_board(project, "mp4", options=options, progress=lambda d, t, m: progress.append(m))
-    cache = sorted((project.exports_dir / ".cache").glob("render-*.mp4"))
+    cache = sorted((project.exports_dir / ".cache").glob("encode-*.mp4"))
     assert len(cache) == 4  # three shots, then only shot 2 again
     frames = read_video(project.exports_dir / "animatic.mp4")
     assert len(frames) == 36 and identify(frames[13]) == (1, 1)

@@ -99,7 +99,7 @@ def test_burn_ins_start_below_a_slates_number(tmp_path: Path) -> None:
     timeline = load_timeline(project)
     recipe = frame_recipes(timeline, Style(burn_ins=frozenset(BURN_INS)))[FRAMES // 2]
     with Compositor(timeline) as plain, Compositor(timeline, Style(burn_ins=frozenset(BURN_INS))) as burnt:
-        without, with_text = plain.render(frame_recipes(timeline)[FRAMES // 2]), burnt.render(recipe)
+        without, with_text = plain.draw(frame_recipes(timeline)[FRAMES // 2]), burnt.draw(recipe)
     box = number_box(1)
     assert np.array_equal(with_text[box], without[box])  # "Shot 1 - Card 2" and "take ..." are not printed over "SHOT 1"
     below = (slice(box[0].stop, box[0].stop + 30), slice(0, W // 2))

@@ -93,12 +93,12 @@ def test_truncated_take_is_caught(tmp_path: Path) -> None:
         attach_media(build_timeline(project.load()), project.resolve)
 
 
-def test_renderer_reads_exact_source_frames_after_trims(tmp_path: Path) -> None:
+def test_compositor_reads_exact_source_frames_after_trims(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p", durations=(20, 20))
     edit(project, 1, trim_in=5)
     timeline = attach_media(build_timeline(project.load()), project.resolve)
-    with Compositor(timeline) as renderer:
-        seen = [identify(renderer.render(r)) for r in frame_recipes(timeline)]
+    with Compositor(timeline) as compositor:
+        seen = [identify(compositor.draw(r)) for r in frame_recipes(timeline)]
     assert seen == [(0, i) for i in range(20)] + [(1, i) for i in range(5, 20)]
 
 
@@ -117,8 +117,8 @@ def test_burn_ins_draw_text_only_where_asked(tmp_path: Path) -> None:
     recipe_burnt = frame_recipes(timeline, Style(burn_ins=frozenset(BURN_INS), watermark="Film 2025-01-01"))[15]
     assert dict(recipe_burnt.texts)["tc"] == "TC 00:00:00:15" and dict(recipe_burnt.texts)["shot_tc"] == "SH 00:00:00:03"
     assert dict(recipe_burnt.texts)["shot"] == "Shot 2 - Title 1"
-    with Compositor(timeline) as renderer:
-        plain, burnt = renderer.render(recipe_plain), renderer.render(recipe_burnt)
+    with Compositor(timeline) as compositor:
+        plain, burnt = compositor.draw(recipe_plain), compositor.draw(recipe_burnt)
     top_left = (slice(0, 14), slice(0, 60))
     bottom_right = (slice(H - 14, H), slice(W - 70, W))
     for crop in (top_left, bottom_right):

@@ -22,7 +22,7 @@ How a frame is made:
    textured grid, so the camera's motion reads clearly. Its metadata says ``source: "slate"``;
    the shot number is drawn at export, so it is always the shot's current one.
 
-Frames are rendered in batches on a thread pool (OpenCV releases the GIL), the progress
+Frames are warped in batches on a thread pool (OpenCV releases the GIL), the progress
 callback runs after each batch and cancel is checked before each one.
 """
 
@@ -46,7 +46,7 @@ from studio.common import check_fit, shown
 from studio.slate import SLATE_NUMBER_AT_EXPORT, SlateText, draw_slate
 
 BATCH_FRAMES = 8
-"""Frames per batch: progress granularity, and the most frames rendered after a cancel."""
+"""Frames per batch: progress granularity, and the most frames warped after a cancel."""
 LEVEL_STEPS_PER_OCTAVE = 4
 MAX_LEVEL_PIXELS = 24_000_000
 """A level is never larger than this (about 72 MB); beyond it the frame is slightly softer."""
@@ -106,7 +106,7 @@ def _to_level(homography: np.ndarray, image: np.ndarray, level: np.ndarray) -> n
     return scale @ homography
 
 
-class _Renderer:
+class _Warper:
     """Warps sources into preallocated frames; one instance per generate() call."""
 
     def __init__(self, sources: list[_Source], weights: np.ndarray, width: int, height: int) -> None:
@@ -144,7 +144,8 @@ class _Renderer:
         return cv2.warpPerspective(level, matrix, (self.width, self.height), dst=dst,
                                    flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
-    def render(self, frames: np.ndarray, start: int, stop: int, cancel: threading.Event) -> None:
+    def warp_batch(self, frames: np.ndarray, start: int, stop: int, cancel: threading.Event) -> None:
+        """Fill ``frames[start:stop]`` (one worker's batch), stopping early on cancel."""
         scratch = np.empty((self.height, self.width, 4), np.uint8)
         for frame in range(start, stop):
             if cancel.is_set():
@@ -163,17 +164,17 @@ class _Renderer:
             frames[frame] = np.clip(total, 0, 255).astype(np.uint8)
 
 
-def render_frames(
-    renderer: _Renderer,
+def warp_frames(
+    warper: _Warper,
     num_frames: int,
     progress: ProgressCallback,
     cancel: threading.Event,
     pool: ThreadPoolExecutor,
     workers: int,
 ) -> np.ndarray:
-    """Render all frames in batches on the pool (``workers`` batches in flight), reporting and
+    """Warp all frames in batches on the pool (``workers`` batches in flight), reporting and
     honouring cancel: each worker also checks it before every frame."""
-    frames = np.empty((num_frames, renderer.height, renderer.width, 3), np.uint8)
+    frames = np.empty((num_frames, warper.height, warper.width, 3), np.uint8)
     batches = iter([(start, min(start + BATCH_FRAMES, num_frames)) for start in range(0, num_frames, BATCH_FRAMES)])
     pending: list[Future[None]] = []
     done = 0
@@ -182,12 +183,12 @@ def render_frames(
             batch = next(batches, None)
             if batch is None:
                 break
-            pending.append(pool.submit(renderer.render, frames, *batch, cancel))
+            pending.append(pool.submit(warper.warp_batch, frames, *batch, cancel))
         if not pending:
             break
         pending.pop(0).result()
         done = min(done + BATCH_FRAMES, num_frames)
-        progress(done, num_frames, "rendering frames")
+        progress(done, num_frames, "warping frames")
         if cancel.is_set():
             for future in pending:
                 future.cancel()
@@ -333,10 +334,10 @@ class AnimaticBackend:
 
         # 3. resample the pictures once, then warp every frame
         weights = dissolve_weights([frame for frame, _, _ in anchors], request.num_frames, dissolve)
-        renderer = _Renderer(sources, weights, width, height)
+        warper = _Warper(sources, weights, width, height)
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="animatic") as pool:
-            renderer.prepare(cancel, pool)
-            frames = render_frames(renderer, request.num_frames, progress, cancel, pool, self.workers)
+            warper.prepare(cancel, pool)
+            frames = warp_frames(warper, request.num_frames, progress, cancel, pool, self.workers)
 
         # 4. the clip, with everything that made it
         metadata = {
@@ -349,7 +350,7 @@ class AnimaticBackend:
             **({"slate_number": SLATE_NUMBER_AT_EXPORT} if slate else {}),
             "anchor_frames": [frame for frame, _, _ in anchors],
             "interpolation": INTERPOLATION,
-            "levels": len(renderer.levels),
+            "levels": len(warper.levels),
             "ignored_options": sorted(key for key in request.options if key not in OPTIONS),
         }
         return Clip(frames=frames, fps=request.fps, metadata=metadata)

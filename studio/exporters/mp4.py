@@ -4,7 +4,7 @@ Speed comes from never re-encoding what does not change. The timeline is cut int
 - a *copy* piece is a run of plain frames (no dissolve, dip, fade or burn-in) of a take that was
   written with TAKE_ENCODING at the board size and rate, starting on an IDR frame: its packets
   are used as they are (the whole take file, or a remux of the range);
-- a *render* piece is everything else (transition regions, the partial GOP before the first IDR
+- an *encode* piece is everything else (transition regions, the partial GOP before the first IDR
   of a trimmed take, burn-ins, slates and slate takes, takes of another size or rate): drawn by
   studio.compositor and encoded with TAKE_ENCODING into ``cache_dir`` under the SHA-256 of exactly what
   its frames are made of (source file hashes, frame indices, weights, texts, size, encoder).
@@ -31,7 +31,7 @@ from studio.exporters.base import ExportContext, Exporter
 from studio.timeline import ExportCancelled, FrameRecipe, Segment, Style, Timeline, frame_recipes
 
 CACHE_VERSION = 2
-"""Bump when rendering changes in a way the cache key cannot see."""
+"""Bump when encode pieces change in a way the cache key cannot see."""
 AUDIO_RATE = 48_000
 PREVIEW_ENCODING: tuple[str, ...] = (
     "-c:v", "libx264", "-preset", "ultrafast", "-crf", "28", "-pix_fmt", "yuv420p", "-profile:v", "high",
@@ -46,7 +46,7 @@ class Piece:
     """Timeline frames start..stop-1."""
     stop: int
     kind: str
-    """"copy" (packets of ``segment``'s take, source frames source_start..) or "render"."""
+    """"copy" (packets of ``segment``'s take, source frames source_start..) or "encode" (drawn or transcoded, then encoded)."""
     segment: int = -1
     source_start: int = 0
 
@@ -77,11 +77,11 @@ def _copyable(segment: Segment, timeline: Timeline, extradata: bytes) -> bool:
 
 
 def plan_pieces(timeline: Timeline, recipes: list[FrameRecipe], extradata: bytes) -> list[Piece]:
-    """Cut the timeline into copy and render pieces (see the module docstring)."""
+    """Cut the timeline into copy and encode pieces (see the module docstring)."""
     pieces: list[Piece] = []
     for segment in timeline.segments:
         if segment.overlap_in:
-            pieces.append(Piece(segment.start, segment.start + segment.overlap_in, "render"))
+            pieces.append(Piece(segment.start, segment.start + segment.overlap_in, "encode"))
         body_start, body_stop = segment.body
         if body_start >= body_stop:
             continue
@@ -98,13 +98,13 @@ def plan_pieces(timeline: Timeline, recipes: list[FrameRecipe], extradata: bytes
                     if idr is not None:
                         copy = (idr - offset, last)
         if copy is None:
-            pieces.append(Piece(body_start, body_stop, "render"))
+            pieces.append(Piece(body_start, body_stop, "encode"))
             continue
         if copy[0] > body_start:
-            pieces.append(Piece(body_start, copy[0], "render"))
+            pieces.append(Piece(body_start, copy[0], "encode"))
         pieces.append(Piece(copy[0], copy[1], "copy", segment.index, copy[0] - segment.start + segment.source_in))
         if copy[1] < body_stop:
-            pieces.append(Piece(copy[1], body_stop, "render"))
+            pieces.append(Piece(copy[1], body_stop, "encode"))
     assert sum(p.stop - p.start for p in pieces) == timeline.total_frames
     return pieces
 
@@ -146,7 +146,7 @@ def _media_key(segment: Segment, hashes: dict[Path, str]) -> str:
     return "take:" + hashes[segment.path] + (f":number {segment.number}" if segment.slate_take else "")
 
 
-def _render_key(timeline: Timeline, style: Style, recipes: list[FrameRecipe], hashes: dict[Path, str]) -> str:
+def _encode_key(timeline: Timeline, style: Style, recipes: list[FrameRecipe], hashes: dict[Path, str]) -> str:
     import PIL
 
     from studio.media import TAKE_ENCODING, ffmpeg_exe
@@ -251,7 +251,7 @@ def write_mp4(context: ExportContext, out: Path, preview_width: int | None = Non
                     message = f"copied shot {segment.number}"
                 else:
                     piece_recipes = recipes[piece.start:piece.stop]
-                    path = cache_dir / f"render-{_render_key(timeline, style, piece_recipes, hashes)[:32]}.mp4"
+                    path = cache_dir / f"encode-{_encode_key(timeline, style, piece_recipes, hashes)[:32]}.mp4"
                     if any(timeline.segments[layer.segment].slate_take for recipe in piece_recipes for layer in recipe.layers):
                         # a slate take with its current number: cheap to draw, and kept out of the
                         # cache so each new slate take does not leave a piece behind
@@ -266,7 +266,7 @@ def write_mp4(context: ExportContext, out: Path, preview_width: int | None = Non
                     else:
                         write_video_stream(path, compositor.frames(piece_recipes, is_cancelled), timeline.width, timeline.height, timeline.fps)
                     files.append(path)
-                    message = f"rendered frames {piece.start}-{piece.stop - 1}"
+                    message = f"encoded frames {piece.start}-{piece.stop - 1}"
                 done += length
                 report(done, total, message)
             _join(timeline, files, out, cache_dir, preview_width, is_cancelled)
