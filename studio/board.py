@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Mapping
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Current board.json schema version; older versions are migrated by studio.migrations."""
 
 MOVES: tuple[str, ...] = (
@@ -48,6 +48,11 @@ SHOT_SIZES: tuple[str, ...] = ("", "EWS", "WS", "MS", "MCU", "CU", "ECU", "inser
 """Extreme wide, wide, medium, medium close-up, close-up, extreme close-up, insert; "" unset."""
 ANGLES: tuple[str, ...] = ("", "eye_level", "high", "low", "overhead", "dutch")
 INT_EXT: tuple[str, ...] = ("", "INT", "EXT", "INT/EXT")
+SHOT_NUMBERING: tuple[str, ...] = ("sequential", "scene")
+"""How shots are numbered in every export: 1, 2, 3... or by scene as on set (12, 12A, 12B)."""
+WORDS_PER_SECOND_RANGE = (0.5, 10.0)
+"""Speaking rates a board may set for dialogue timing (about 2.5 is ordinary screen speech)."""
+_VOICE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+-]{0,63}$")
 LENS_MM_RANGE = (8.0, 600.0)
 """Focal lengths (35 mm equivalent) a card may name; outside this it is a typo."""
 MEMORY_PROFILES: tuple[str, ...] = ("none", "vae_tiling", "model_offload", "group_offload")
@@ -328,6 +333,50 @@ class AudioTrack:
         check_int("fade_out", self.fade_out, minimum=0)
 
 
+@dataclass(frozen=True)
+class Scene:
+    """A scene of the script: its heading (number, INT/EXT, location, time of day) and synopsis."""
+
+    id: str
+    number: str = ""
+    """As the script numbers it ("12", "12A"); empty until numbered."""
+    int_ext: str = ""
+    location: str = ""
+    time_of_day: str = ""
+    synopsis: str = ""
+
+    def __post_init__(self) -> None:
+        check_id("id", self.id)
+        check_text("number", self.number, max_length=16)
+        if self.number and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", self.number):
+            raise BoardError("number", self.number, "must be letters, digits, '.' or '-' (such as 12 or 12A)")
+        check_choice("int_ext", self.int_ext, INT_EXT)
+        for name in ("location", "time_of_day"):
+            check_text(name, getattr(self, name), max_length=200)
+        check_text("synopsis", self.synopsis)
+
+    def heading(self) -> str:
+        """The scene heading as a script writes it, e.g. "INT. LIGHTHOUSE - NIGHT"."""
+        place = " - ".join(part for part in (self.location.strip().upper(), self.time_of_day.strip().upper()) if part)
+        return f"{self.int_ext}. {place}" if self.int_ext and place else (self.int_ext or place)
+
+
+@dataclass(frozen=True)
+class CastMember:
+    """A character of the board; ``voice`` is an espeak-ng voice for scratch dialogue ("" = automatic)."""
+
+    name: str
+    voice: str = ""
+
+    def __post_init__(self) -> None:
+        check_text("name", self.name, max_length=200)
+        if not self.name.strip():
+            raise BoardError("name", self.name, "must not be blank")
+        check_text("voice", self.voice, max_length=64)
+        if self.voice and not _VOICE_PATTERN.match(self.voice):
+            raise BoardError("voice", self.voice, "must be an espeak-ng voice name such as en-us or en+f3")
+
+
 # --------------------------------------------------------------------------------------------
 # Shot and Board
 
@@ -373,6 +422,8 @@ class Shot:
     chosen_take: str | None = None
     backend: str | None = None
     """Overrides the board's default backend for this shot; None means the board's."""
+    scene_id: str | None = None
+    """The scene (Board.scenes) this shot belongs to; None for a shot outside any scene."""
     extra: Mapping[str, Any] = field(default_factory=dict, compare=True)
     """Fields written by a newer or other tool: kept untouched so they survive load/save."""
 
@@ -433,6 +484,8 @@ class Shot:
             raise BoardError("chosen_take", self.chosen_take, "must be the id of one of the shot's takes")
         if self.backend is not None:
             check_text("backend", self.backend)
+        if self.scene_id is not None:
+            check_id("scene_id", self.scene_id)
         object.__setattr__(self, "extra", dict(self.extra))
 
     # -- derived --------------------------------------------------------------------------
@@ -509,6 +562,13 @@ class Board:
     schema_version: int = SCHEMA_VERSION
     revision: int = 0
     """Incremented by every saved edit; an edit names the revision it was based on."""
+    scenes: tuple[Scene, ...] = ()
+    shot_numbering: str = "sequential"
+    words_per_second: float = 2.5
+    """Speaking rate used to time dialogue against shot durations."""
+    cast: tuple[CastMember, ...] = ()
+    scratch_dialogue: bool = False
+    """Synthesise each shot's dialogue as a scratch voice track under the cut."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -532,6 +592,7 @@ class Board:
             raise BoardError("schema_version", self.schema_version, f"a Board in memory is always version {SCHEMA_VERSION}")
         object.__setattr__(self, "shots", tuple(self.shots))
         object.__setattr__(self, "extra", dict(self.extra))
+        self._check_script_fields()
         ids = [s.id for s in self.shots]
         if len(set(ids)) != len(ids):
             duplicate = next(i for i in ids if ids.count(i) > 1)
@@ -553,7 +614,37 @@ class Board:
                         "a cross-dissolve cannot be longer than either shot it joins",
                     )
 
+    def _check_script_fields(self) -> None:
+        """Scenes, cast and the dialogue settings (schema 4)."""
+        object.__setattr__(self, "scenes", tuple(self.scenes))
+        object.__setattr__(self, "cast", tuple(self.cast))
+        check_choice("shot_numbering", self.shot_numbering, SHOT_NUMBERING)
+        check_bool("scratch_dialogue", self.scratch_dialogue)
+        low, high = WORDS_PER_SECOND_RANGE
+        if isinstance(self.words_per_second, bool) or not isinstance(self.words_per_second, (int, float)) \
+                or not (math.isfinite(self.words_per_second) and low <= self.words_per_second <= high):
+            raise BoardError("words_per_second", self.words_per_second, f"must be a number from {low:g} to {high:g}")
+        object.__setattr__(self, "words_per_second", float(self.words_per_second))
+        for what, values in (("scenes", [s.id for s in self.scenes]),
+                             ("scenes", [s.number for s in self.scenes if s.number]),
+                             ("cast", [c.name.strip().casefold() for c in self.cast])):
+            seen: set[str] = set()
+            for value in values:
+                if value in seen:
+                    raise BoardError(what, value, "must be unique")
+                seen.add(value)
+        scene_ids = {s.id for s in self.scenes}
+        for index, shot in enumerate(self.shots):
+            if shot.scene_id is not None and shot.scene_id not in scene_ids:
+                raise BoardError(f"shots[{index}].scene_id", shot.scene_id, "must be the id of one of the board's scenes")
+
     # -- lookups and derived values ------------------------------------------------------
+    def scene(self, scene_id: str) -> Scene:
+        for scene in self.scenes:
+            if scene.id == scene_id:
+                return scene
+        raise BoardError("scene id", scene_id, "no such scene")
+
     def shot(self, shot_id: str) -> Shot:
         for shot in self.shots:
             if shot.id == shot_id:

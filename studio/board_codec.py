@@ -15,8 +15,10 @@ from studio.board import (
     Board,
     BoardError,
     CameraMove,
+    CastMember,
     FrameRate,
     Keyframe,
+    Scene,
     Shot,
     Take,
     Transition,
@@ -28,12 +30,14 @@ _SHOT_FIELDS = (
     "id", "title", "prompt", "negative_prompt", "duration", "camera", "seed", "seed_locked",
     "keyframes", "continuity", "notes", "dialogue", "transition", "trim_in", "trim_out",
     "takes", "chosen_take", "backend", "shot_size", "angle", "lens_mm", "action", "speaker",
-    "location", "int_ext", "characters",
+    "location", "int_ext", "characters", "scene_id",
 )
 _BOARD_FIELDS = (
     "schema_version", "title", "fps", "width", "height", "default_backend", "default_model",
     "memory_profile", "shots", "fade_in", "fade_out", "audio", "revision",
+    "scenes", "shot_numbering", "words_per_second", "cast", "scratch_dialogue",
 )
+_SCENE_FIELDS = ("id", "number", "int_ext", "location", "time_of_day", "synopsis")
 
 
 def board_to_dict(board: Board) -> dict[str, Any]:
@@ -55,6 +59,11 @@ def board_to_dict(board: Board) -> dict[str, Any]:
             "path": board.audio.path, "offset": board.audio.offset, "fade_out": board.audio.fade_out,
         },
         shots=[shot_to_dict(shot) for shot in board.shots],
+        scenes=[{name: getattr(scene, name) for name in _SCENE_FIELDS} for scene in board.scenes],
+        shot_numbering=board.shot_numbering,
+        words_per_second=board.words_per_second,
+        cast=[{"name": member.name, "voice": member.voice} for member in board.cast],
+        scratch_dialogue=board.scratch_dialogue,
     )
     return data
 
@@ -94,6 +103,7 @@ def shot_to_dict(shot: Shot) -> dict[str, Any]:
         ],
         chosen_take=shot.chosen_take,
         backend=shot.backend,
+        scene_id=shot.scene_id,
     )
     return data
 
@@ -120,6 +130,14 @@ def board_from_dict(data: Any) -> Board:
             offset=audio_obj.get("offset", 0),
             fade_out=audio_obj.get("fade_out", 0),
         ))
+    scenes = tuple(
+        _within(f"scenes[{i}]", lambda item=item: Scene(**_fields(item, "scene", _SCENE_FIELDS)))
+        for i, item in enumerate(_list(obj.get("scenes", []), "scenes"))
+    )
+    cast = tuple(
+        _within(f"cast[{i}]", lambda item=item: CastMember(**_fields(item, "cast member", ("name", "voice"))))
+        for i, item in enumerate(_list(obj.get("cast", []), "cast"))
+    )
     extra = {k: v for k, v in obj.items() if k not in _BOARD_FIELDS}
     return Board(
         title=obj.get("title", "Untitled board"),
@@ -134,6 +152,11 @@ def board_from_dict(data: Any) -> Board:
         fade_out=obj.get("fade_out", 0),
         audio=audio,
         revision=obj.get("revision", 0),
+        scenes=scenes,
+        shot_numbering=obj.get("shot_numbering", "sequential"),
+        words_per_second=obj.get("words_per_second", 2.5),
+        cast=cast,
+        scratch_dialogue=obj.get("scratch_dialogue", False),
         extra=extra,
     )
 
@@ -187,6 +210,7 @@ def shot_from_dict(data: Any) -> Shot:
         takes=takes,
         chosen_take=obj.get("chosen_take"),
         backend=_optional_text(obj.get("backend"), "backend"),
+        scene_id=_optional_text(obj.get("scene_id"), "scene_id"),
         extra=extra,
     )
 

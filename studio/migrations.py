@@ -11,6 +11,11 @@ History:
 - 3: a board ``revision`` (bumped by every saved edit), and storyboard fields on each shot:
   ``shot_size``, ``angle``, ``lens_mm``, ``action``, ``speaker`` (who says the dialogue),
   ``location``, ``int_ext`` and ``characters``.
+- 4: the script: board ``scenes`` (each ``id``, ``number``, ``int_ext``, ``location``,
+  ``time_of_day``, ``synopsis``), a ``scene_id`` on each shot (null: outside any scene),
+  ``shot_numbering`` ("sequential" or "scene": 12, 12A, 12B), ``words_per_second`` (dialogue
+  timing, 2.5), ``cast`` (``name`` + espeak-ng ``voice``) and ``scratch_dialogue`` (false).
+  Other optional fields added in version 4 (with their defaults, filled in on load):
 """
 
 from __future__ import annotations
@@ -80,9 +85,28 @@ def _v2_to_v3(board: dict[str, Any]) -> dict[str, Any]:
     return migrated
 
 
+V4_BOARD_DEFAULTS = MappingProxyType({
+    "scenes": [], "shot_numbering": "sequential", "words_per_second": 2.5, "cast": [],
+    "scratch_dialogue": False,
+})
+
+
+def _v3_to_v4(board: dict[str, Any]) -> dict[str, Any]:
+    shots = []
+    for index, shot in enumerate(board.get("shots", [])):
+        if not isinstance(shot, dict):
+            raise MigrationError(f"shots[{index}]: must be an object, got {shot!r}")
+        shots.append({"scene_id": None, **shot})
+    migrated = {**{key: copy.copy(value) for key, value in V4_BOARD_DEFAULTS.items()}, **board}
+    migrated["shots"] = shots
+    migrated["schema_version"] = 4
+    return migrated
+
+
 MIGRATIONS: MappingProxyType[int, Callable[[dict[str, Any]], dict[str, Any]]] = MappingProxyType({
     1: _v1_to_v2,
     2: _v2_to_v3,
+    3: _v3_to_v4,
 })
 """version N -> the function that turns a version-N board into version N+1."""
 
