@@ -190,11 +190,12 @@ class StudioServices:
                       group: str | None = None, label: str = "") -> JobView:
         """Queue one take of one shot on the shared lane; it renders the shot as saved."""
         self.check_renderable(self.board(project), shot_id)
-        return self.jobs.submit(owner, self._renderer(project, shot_id, seed), kind="render",
+        return self.jobs.submit(owner, self._render_job(project, shot_id, seed), kind="render",
                                 label=label or shot_id, shot_id=shot_id, project=str(project.root),
                                 group=group, seed=seed)
 
-    def _renderer(self, project: Project, shot_id: str, seed: int | None) -> Callable:
+    def _render_job(self, project: Project, shot_id: str, seed: int | None) -> Callable:
+        """The job function of one render: a take of the shot as saved when the job starts."""
         def run(progress: Callable, cancel: threading.Event) -> Take:
             from studio.services.render import render_shot
 
@@ -202,9 +203,9 @@ class StudioServices:
                                progress=progress, cancel=cancel, backends=self.backends)
         return run
 
-    def submit_shots(self, owner: str, project: Project, shot_ids: list[str] | None = None, *,
-                     only_missing: bool = False) -> list[JobView]:
-        """One job per shot, in board order, so other users' shots interleave fairly."""
+    def submit_renders(self, owner: str, project: Project, shot_ids: list[str] | None = None, *,
+                       only_missing: bool = False) -> list[JobView]:
+        """One render job per shot, in board order, so other users' shots interleave fairly."""
         board = self.board(project)
         wanted = None if shot_ids is None else set(shot_ids)
         todo = [s for s in board.shots
@@ -238,7 +239,7 @@ class StudioServices:
             raise AccessDenied(f"job {old.id}: its project is no longer in this workspace")
         project = self.project(project_id or old.project, who, EDITOR)
         self.check_renderable(self.board(project), old.shot_id)
-        return self.jobs.requeue(who.actor, job_id, self._renderer(project, old.shot_id, old.seed))
+        return self.jobs.requeue(who.actor, job_id, self._render_job(project, old.shot_id, old.seed))
 
     def dismiss(self, who: Who, job_id: str) -> None:
         """The user does not want an interrupted job made again."""

@@ -223,7 +223,7 @@ def register(services: StudioServices, media: MediaCache) -> None:
     def render_board(project: str, only_missing: bool = True, wait: bool = True,
                      request: gr.Request = None) -> list:
         """Queue every shot (only those without a chosen take when only_missing); returns the jobs."""
-        jobs = services.submit_shots(_owner(request), opened(project, request).project, only_missing=only_missing)
+        jobs = services.submit_renders(_owner(request), opened(project, request).project, only_missing=only_missing)
         if wait:
             jobs = [services.jobs.wait(_owner(request), job.id, WAIT_SECONDS) for job in jobs]
         return [_job(job) for job in jobs]

@@ -515,7 +515,7 @@ class _Handlers:
         def run(value: dict) -> dict[Any, Any]:
             try:
                 ids = self.selection(value) if which == "selected" else None
-                jobs = self.services.submit_shots(self.owner(value), self.project(value),
+                jobs = self.services.submit_renders(self.owner(value), self.project(value),
                                                   ids, only_missing=which == "missing")
             except PUBLIC_ERRORS as error:
                 return self.failed(error)
