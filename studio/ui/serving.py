@@ -11,6 +11,7 @@ hashed name and serves it with its usual rules (HTML/SVG never inline).
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import shutil
 import signal
@@ -28,11 +29,34 @@ POSTER_WIDTH = 320
 """Width in pixels of the JPEG posters on panels and take strips."""
 
 
+FOLDER_PREFIX = "previz-served-"
+"""Served-copies folders are named ``previz-served-<pid>-<random>`` in the temp folder."""
+
+
+def remove_orphans(temp: Path) -> list[Path]:
+    """Remove the served-copies folders of servers that were killed (kill -9 runs no cleanup):
+    those whose process id, part of the name, no longer runs. Returns what was removed."""
+    removed = []
+    for folder in temp.glob(f"{FOLDER_PREFIX}*"):
+        pid = folder.name[len(FOLDER_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or folder.is_symlink():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except (PermissionError, OverflowError):
+            continue
+    return removed
+
+
 class MediaCache:
     """Per-app folder of served copies, keyed by the source file's path, size and mtime."""
 
     def __init__(self, kept: int = SERVED_KEPT) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="previz-served-"))
+        self.root = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
+        remove_orphans(self.root.parent)
         self.public = self.root / "public"
         """Fetched by URL (an allowed path): only posters re-encoded from pixels and take videos."""
         self.public.mkdir()
