@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from studio.timeline import shot_label
+
 SLATE_NUMBER_AT_EXPORT = "drawn at export"
 """What a slate take's metadata says under ``slate_number``: its frames carry no shot number."""
 SLATE_COLOR = (38, 40, 48)
@@ -128,7 +130,7 @@ def number_sprite(number: int, width: int, height: int) -> tuple[np.ndarray, int
     size = max(10, height // 9)
     margin = max(4, width // 24)
     face, stroke = font(size), max(1, size // 12)
-    label = f"SHOT {number}"
+    label = shot_label(number, form="heading")
     ascent, descent = face.getmetrics()
     picture = Image.new("RGBA", (int(math.ceil(face.getlength(label))) + 2 * stroke, ascent + descent + 2 * stroke), (0, 0, 0, 0))
     ImageDraw.Draw(picture).text((stroke, stroke), label, font=face, fill=(255, 255, 255, 255),

@@ -26,6 +26,7 @@ from studio.services.jobs import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobQ
                                   NotInterrupted)
 from studio.services.workspace import Workspace
 from studio.storage import Project, ProjectError
+from studio.timeline import shot_label
 
 BOARD_CACHE_KEPT = 32
 SIDECAR_CACHE_KEPT = 2048
@@ -189,9 +190,11 @@ class StudioServices:
     def submit_render(self, owner: str, project: Project, shot_id: str, *, seed: int | None = None,
                       group: str | None = None, label: str = "") -> JobView:
         """Queue one take of one shot on the shared lane; it renders the shot as saved."""
-        self.check_renderable(self.board(project), shot_id)
+        board = self.board(project)
+        self.check_renderable(board, shot_id)
+        label = label or shot_label(board.index_of(shot_id) + 1, board.shot(shot_id).title, "message")
         return self.jobs.submit(owner, self._render_job(project, shot_id, seed), kind="render",
-                                label=label or shot_id, shot_id=shot_id, project=str(project.root),
+                                label=label, shot_id=shot_id, project=str(project.root),
                                 group=group, seed=seed)
 
     def _render_job(self, project: Project, shot_id: str, seed: int | None) -> Callable:
@@ -213,9 +216,7 @@ class StudioServices:
         for shot in todo:
             self.check_renderable(board, shot.id)
         group = f"batch-{uuid.uuid4().hex[:8]}"
-        return [self.submit_render(owner, project, shot.id, group=group,
-                                   label=f"shot {board.index_of(shot.id) + 1}: {shot.title or shot.id}")
-                for shot in todo]
+        return [self.submit_render(owner, project, shot.id, group=group) for shot in todo]
 
     # -- after a restart -----------------------------------------------------------------
     def interrupted(self, who: Who) -> list[JobView]:

@@ -10,8 +10,10 @@ Identity is the login when there is one (every tab and client of a user shares j
 
 from __future__ import annotations
 
+import collections
 import html
 import re
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -27,11 +29,15 @@ from studio.services.app import StudioServices
 from studio.services.fields import FieldError, random_seed
 from studio.services.jobs import JobNotFound, QueueFull
 from studio.storage import AUDIO_SUFFIXES, Project, ProjectError
+from studio.timeline import shot_label
 from studio.ui import api, views, wall, workspaces
 from studio.ui.inspector import MAX_SEGMENTS, TEXT, Inspector, camera_from, field_updates, same, shown_values
 from studio.ui.serving import MediaCache
 
 POLL_SECONDS = 1.0
+MAX_TABS = 10_000
+"""Tabs whose newest view state is tracked (the oldest forgotten first; a forgotten tab's poll
+is merely trusted)."""
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 EDIT = {"concurrency_id": "edit", "concurrency_limit": 4, "show_progress": "hidden", "api_visibility": "private"}
 """Edits never share a concurrency group with generation, so they never wait behind a render.
@@ -204,8 +210,8 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
             events = (widget.input,) if isinstance(widget, (gr.Dropdown, gr.Checkbox)) else (widget.blur, widget.submit) \
                 if isinstance(widget, gr.Textbox) and name in ("title", "location", "characters", "speaker", "seed") \
                 else (widget.blur,)
-            for event in events:
-                event(ui.save(name), [view, widget], shown, **EDIT)
+            for event in events:  # a save while one is running waits, and only the newest one runs
+                event(ui.save(name), [view, widget], shown, **{**EDIT, "trigger_mode": "always_last"})
         for move, intensity, easing in ins.moves:
             for event in (move.input, intensity.release, easing.input):
                 event(ui.save_camera, [view, *ins.move_widgets], shown, **EDIT)
@@ -280,6 +286,23 @@ class _Handlers:
         self.services, self.media, self.ins = services, media, ins
         self.w = widgets
         self.view: gr.State | None = None
+        self._settled: collections.OrderedDict[str, int] = collections.OrderedDict()
+        self._settled_lock = threading.Lock()
+
+    def settle(self, value: dict) -> dict:
+        """Note that an action answers this tab with a new view state (returned as is). A poll
+        that began before it must not answer with its older copy (the last answer's state wins
+        in Gradio), or the tab's next save would be based on stale revisions."""
+        with self._settled_lock:
+            tab = value.get("tab", "")
+            self._settled[tab] = self._settled.pop(tab, 0) + 1
+            while len(self._settled) > MAX_TABS:
+                self._settled.popitem(last=False)
+        return value
+
+    def settled(self, value: dict) -> int:
+        with self._settled_lock:
+            return self._settled.get(value.get("tab", ""), 0)
 
     def all_outputs(self, view: gr.State) -> list[Any]:
         """Every widget a handler may update (a handler returns only those it changes)."""
@@ -308,13 +331,13 @@ class _Handlers:
         board = self.services.board(project)
         value = {"project": opened.id, "role": opened.role, "key": value["key"], "owner": who.actor,
                  "user": who.user, "shot": None, "selection": [],
-                 "seen": {}, "base": {}, "rev": board.revision, "takes_sig": None}
+                 "seen": {}, "base": {}, "rev": board.revision, "takes_sig": None, "tab": uuid.uuid4().hex}
         first = board.shots[0].id if board.shots else None
         updates = self.board_updates(value, project, board, select=first)
         updates.update(self.project_updates(value, project, board))
         updates.update(self.w["team"].updates(value))
         value, shot_updates = self.select(value, project, board, first)
-        return {**updates, **shot_updates, self.view: value}
+        return {**updates, **shot_updates, self.view: self.settle(value)}
 
     def project_updates(self, value: dict, project: Project, board: Board) -> dict[Any, Any]:
         w = self.w
@@ -437,7 +460,7 @@ class _Handlers:
             updates.update(take_updates)
         if message:
             updates[self.ins.indicator] = indicator(*message)
-        return {**updates, self.view: value}
+        return {**updates, self.view: self.settle(value)}
 
     def unchanged(self) -> dict[Any, Any]:
         """No widget changes (Gradio reads an empty dict as one value, so name one, skipped)."""
@@ -457,7 +480,7 @@ class _Handlers:
                 primary = data.get("primary") if isinstance(data.get("primary"), str) else None
                 project = self.project(value, VIEWER)
                 value, updates = self.select(value, project, self.services.board(project), primary)
-                return {**updates, self.view: value}
+                return {**updates, self.view: self.settle(value)}
             if action == "move":
                 project = self.project(value)
                 edits.move_shots(project, list(data.get("ids", [])), int(data.get("to", 0)), self.owner(value))
@@ -532,11 +555,17 @@ class _Handlers:
         or a landing take changed, except fields with unsaved typing or the focus."""
         if not value:
             return self.unchanged()
+        mark = self.settled(value)
         try:
             project = self.project(value, VIEWER)
             board = self.services.board(project)
         except (ProjectError, OSError) as error:
             return {self.w["board_progress"]: f"⚠ {html.escape(str(error))}"}
+        answer = self.polled(value, project, board)
+        # an action answered meanwhile: its view is newer than this poll's (the next poll catches up)
+        return answer if self.settled(value) == mark else self.unchanged()
+
+    def polled(self, value: dict, project: Project, board: Board) -> dict[Any, Any]:
         signature = self.wall_signature(value, project, board)
         updates = {} if signature == value.get("wall_sig") else self.board_updates(value, project, board)
         value = {**value, "wall_sig": signature}
@@ -579,7 +608,7 @@ class _Handlers:
                      "base": {**value["base"], **{n: board.revision for n in shown_names}}}
             mine = "; ".join(f"{n}: {str(v)[:200]}" for n, v in changes.items())
             updates = field_updates(self.ins, shown, shown_names)
-            return {**updates, self.view: value,
+            return {**updates, self.view: self.settle(value),
                     self.ins.indicator: indicator("conflict", f"{error} Your value was — {mine}")}
         except PUBLIC_ERRORS as error:
             board = self.services.board(project)
@@ -707,7 +736,7 @@ class _Handlers:
                 raise FieldError("takes", f"must be from 1 to 8, got {count!r}")
             project = self.project(value)
             board = self.services.board(project)
-            label = f"shot {board.index_of(value['shot']) + 1}"
+            label = shot_label(board.index_of(value["shot"]) + 1, board.shot(value["shot"]).title, "message")
             for i in range(n):
                 self.services.submit_render(self.owner(value), project, value["shot"],
                                             seed=None if i == 0 else random_seed(),
@@ -738,7 +767,7 @@ class _Handlers:
             if value.get("shot"):
                 board = self.services.board(project)
                 value, shot_updates = self.select(updates[self.view], project, board, value["shot"])
-                updates.update({**shot_updates, self.view: value})
+                updates.update({**shot_updates, self.view: self.settle(value)})
             return updates
         return run
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from studio.board import Board, Shot
+from studio.timeline import shot_label
 
 ARROWS = {
     "static": "■", "pan_left": "←", "pan_right": "→", "tilt_up": "↑", "tilt_down": "↓",
@@ -220,7 +221,7 @@ def panel(shot: Shot, number: int, board: Board, *, img: str | None, status: str
     first = shot.camera[0]
     names = [m.move.replace("_", " ") for m in shot.camera if m.move != "static"] or ["static"]
     return {
-        "id": shot.id, "n": number, "title": shot.title or f"Shot {number}", "img": img,
+        "id": shot.id, "n": number, "title": shot.title or shot_label(number), "img": img,
         "slate": shot.framing_label() or "no picture yet",
         "seconds": f"{board.fps.frames_to_seconds(shot.duration):.1f} s", "frames": shot.duration,
         "arrow": ARROWS.get(first.move, "•"), "move": " + ".join(names), "moves": shot.camera_label(),
