@@ -38,9 +38,9 @@ from typing import Iterator
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from studio.common import check_fit, shown
+from studio.common import check_fit
 
 MIN_SIDE = 16
 """Smallest accepted width or height in pixels (the board's own minimum frame size)."""

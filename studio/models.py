@@ -16,9 +16,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
-from studio.common import shown
+from studio.common import Progress, shown
 
 TASKS: tuple[str, ...] = ("t2v", "i2v", "flf2v", "keyframes", "v2v")
 """t2v: prompt only; i2v: first frame; flf2v: first + last frame; keyframes: images at any frame
@@ -337,14 +337,11 @@ def list_models(cache_dir: Path | str | None = None, models_dir: Path | str | No
 # ------------------------------------------------------------------------------------------------
 # Downloading (only on request)
 
-DownloadProgress = Callable[[int, int, str], None]
-"""``progress(done_bytes, total_bytes, message)``."""
-
 DOWNLOAD_PATTERNS: tuple[str, ...] = ("model_index.json", "*/*")
 """Diffusers-format files only: some repos (LTX-Video) also hold original checkpoints at the root."""
 
 
-def download_model(name: str, progress: DownloadProgress | None = None,
+def download_model(name: str, progress: Progress | None = None,
                    cache_dir: Path | str | None = None) -> Path:
     """Fetch a catalog (or hub) model into the Hugging Face cache; returns the snapshot folder.
 
@@ -367,7 +364,7 @@ def download_model(name: str, progress: DownloadProgress | None = None,
     return Path(folder)
 
 
-def _progress_tqdm(progress: DownloadProgress | None, label: str) -> Any:
+def _progress_tqdm(progress: Progress | None, label: str) -> Any:
     """A tqdm class that forwards byte counts to ``progress`` (None keeps hub's own bars)."""
     if progress is None:
         return None

@@ -39,10 +39,10 @@ import cv2
 import numpy as np
 
 from studio.backends.base import (
-    Clip, GenerationCancelled, GenerationError, KeyframeImage, ProgressCallback, ShotRequest,
+    Clip, GenerationCancelled, GenerationError, KeyframeImage, ShotRequest,
 )
 from studio.camera import CameraError, CameraPath, camera_path, describe, homographies, local_scale
-from studio.common import check_fit, shown
+from studio.common import Progress, check_fit, shown
 from studio.slate import SLATE_NUMBER_AT_EXPORT, SlateText, draw_slate
 
 BATCH_FRAMES = 8
@@ -167,7 +167,7 @@ class _Warper:
 def warp_frames(
     warper: _Warper,
     num_frames: int,
-    progress: ProgressCallback,
+    progress: Progress,
     cancel: threading.Event,
     pool: ThreadPoolExecutor,
     workers: int,
@@ -304,7 +304,7 @@ class AnimaticBackend:
         except CameraError as error:
             raise GenerationError(str(error)) from None
 
-    def generate(self, request: ShotRequest, progress: ProgressCallback, cancel: threading.Event) -> Clip:
+    def generate(self, request: ShotRequest, progress: Progress, cancel: threading.Event) -> Clip:
         """Render exactly ``request.num_frames`` uint8 frames at the request's size."""
         # 1. validate and make the camera path
         self._check_request(request)

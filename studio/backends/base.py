@@ -11,15 +11,12 @@ from __future__ import annotations
 import importlib.metadata
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from studio.board import CameraMove, FrameRate
 from studio.common import Progress
-
-ProgressCallback = Progress
-"""The one progress type (studio.common.Progress) under the name jobs and older code import."""
 
 
 class GenerationError(RuntimeError):

@@ -33,11 +33,10 @@ from studio.backends.base import (
     GenerationError,
     KeyframeImage,
     OutOfMemory,
-    ProgressCallback,
     ShotRequest,
 )
 from studio.board import MEMORY_PROFILES, FrameRate
-from studio.common import shown
+from studio.common import Progress, shown
 from studio.models import CATALOG, TASK_NAMES, Availability, ModelError, ModelSpec, locate, resolve_model
 
 if TYPE_CHECKING:
@@ -471,11 +470,11 @@ class DiffusersBackend:
         return pipe
 
     # -- the job -----------------------------------------------------------------------------
-    def generate(self, request: ShotRequest, progress: ProgressCallback, cancel: threading.Event) -> Clip:
+    def generate(self, request: ShotRequest, progress: Progress, cancel: threading.Event) -> Clip:
         with self._lock:
             return self._generate(request, progress, cancel)
 
-    def _generate(self, request: ShotRequest, progress: ProgressCallback, cancel: threading.Event) -> Clip:
+    def _generate(self, request: ShotRequest, progress: Progress, cancel: threading.Event) -> Clip:
         started = time.perf_counter()
         options = dict(request.options)
         # 1. model and task
@@ -600,7 +599,7 @@ class DiffusersBackend:
             raise GenerationError(f"the animatic camera guide came back shaped {clip.frames.shape}")
         return clip.frames
 
-    def _run(self, pipe: Any, kwargs: dict[str, Any], progress: ProgressCallback,
+    def _run(self, pipe: Any, kwargs: dict[str, Any], progress: Progress,
              cancel: threading.Event, shape: Shape) -> np.ndarray:
         """One pipeline call: progress each step, cancel from inside the loop, OOM -> advice."""
         import torch

@@ -46,10 +46,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable
 
-from studio.backends.base import GenerationCancelled, ProgressCallback
-from studio.common import write_json_atomic
+from studio.backends.base import GenerationCancelled
+from studio.common import Progress, write_json_atomic
 
-JobFn = Callable[[ProgressCallback, threading.Event], Any]
+JobFn = Callable[[Progress, threading.Event], Any]
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 INTERRUPTED = "interrupted"
@@ -652,7 +652,7 @@ def _quote(value: str, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(value)} characters)"
 
 
-def _spent(progress: ProgressCallback, cancel: threading.Event) -> None:
+def _spent(progress: Progress, cancel: threading.Event) -> None:
     """Stands in for a finished job's function so its closure (frames, models) can be freed."""
 
 

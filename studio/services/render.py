@@ -22,25 +22,20 @@ from studio.backends.base import (
     GenerationCancelled,
     GenerationError,
     KeyframeImage,
-    library_versions,
-    ProgressCallback,
     ShotRequest,
+    library_versions,
 )
 from studio.board import Board, BoardError, Shot, Take, check_seed, new_id, random_seed
 from studio.board_codec import shot_to_dict
 from studio.camera import framing_prompt
-from studio.common import shown, write_json_atomic
+from studio.common import Progress, no_progress, shown, write_json_atomic
 from studio.media import MediaError, read_last_frame, write_video
-from studio.storage import Project, ProjectError
+from studio.storage import Project
 
 RECORDED_LIBRARIES = (
     "previz-studio", "numpy", "opencv-python-headless", "pillow", "torch", "diffusers", "transformers",
     "huggingface-hub",
 )
-
-
-def _no_progress(done: int, total: int, message: str) -> None:
-    """Default progress sink for callers that do not display progress."""
 
 
 def build_request(project: Project, board: Board, shot: Shot, seed: int, options: dict[str, Any] | None = None,
@@ -108,7 +103,7 @@ def render_shot(
     settings: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
     seed: int | None = None,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
     cancel: threading.Event | None = None,
     choose: bool = True,
     backends: BackendCache | None = None,
@@ -118,7 +113,7 @@ def render_shot(
     ``backend`` defaults to the shot's, then the board's; ``settings`` build the backend (model,
     device, memory profile); ``options`` go to this generation only (steps, strength, fit).
     """
-    progress = progress or _no_progress
+    progress = progress or no_progress
     cancel = cancel or threading.Event()
     backends = backends or BackendCache()
 
@@ -183,7 +178,7 @@ def render_board(
     backend: str | None = None,
     settings: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
     cancel: threading.Event | None = None,
     backends: BackendCache | None = None,
 ) -> list[Take]:
@@ -192,7 +187,7 @@ def render_board(
     ``only_missing`` skips shots that already have a chosen take. Stops at the first error,
     keeping the takes already made.
     """
-    progress = progress or _no_progress
+    progress = progress or no_progress
     cancel = cancel or threading.Event()
     backends = backends or BackendCache()
     board = project.load()
