@@ -59,6 +59,13 @@ def atomic_write(target: Path, *, durable: bool = False) -> Iterator[Path]:
             os.close(folder)
 
 
+def write_atomic(path: Path, content: bytes) -> None:
+    """Write ``content`` whole and durably (:func:`atomic_write`): a crash leaves the old file or
+    the new, never half (board.json, backups, the history log, registries)."""
+    with atomic_write(path, durable=True) as partial:
+        partial.write_bytes(content)
+
+
 def write_json_atomic(path: Path, data: object) -> None:
     """Write JSON whole and durably (:func:`atomic_write`): sidecars, caches, the job state."""
     with atomic_write(path, durable=True) as partial, open(partial, "w", encoding="utf-8") as handle:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from studio.common import write_atomic
+
 Delta = dict[str, Any]
 """``{"board": {name: [old, new]}, "shots": {id: {name: [old, new]}},
 "takes": {id: {"added": [take], "removed": [take]}}, "added": {id: {"index", "shot"}},
@@ -288,8 +290,6 @@ class HistoryLog:
     def append(self, event: Event) -> list[Event]:
         """Append one event (fsynced); compact when the log has grown past its bounds. Returns
         the events compacted away (no longer undoable), usually none."""
-        from studio.storage import write_atomic  # storage imports this module
-
         self.path.parent.mkdir(exist_ok=True)
         line = (event.to_json() + "\n").encode()
         self._cached = None

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from studio import history
 from studio.board import Board, BoardError, check_relative_path
-from studio.common import atomic_write, shown
+from studio.common import atomic_write, shown, write_atomic
 from studio.board_codec import board_from_dict, board_to_dict
 from studio.migrations import MigrationError, migrate
 
@@ -415,15 +415,6 @@ def _depth(value: Any) -> int:
         elif isinstance(item, list):
             stack.extend((child, depth + 1) for child in item)
     return deepest
-
-
-def write_atomic(path: Path, content: bytes) -> None:
-    """Write ``content`` to ``path`` so that a crash leaves the old file or the new, never half.
-
-    Temp file in the same folder, flush + fsync, os.replace, then fsync the folder entry.
-    """
-    with atomic_write(path, durable=True) as partial:
-        partial.write_bytes(content)
 
 
 class BoardTooLarge(ProjectError):

@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from studio.board import Board
-from studio.common import shown
+from studio.common import shown, write_atomic
 from studio.services.jobs import job_owner
 from studio.services.workspace import Workspace, slug
-from studio.storage import Project, ProjectError, write_atomic
+from studio.storage import Project, ProjectError
 
 REGISTRY_FILE = "workspace.json"
 REGISTRY_VERSION = 1

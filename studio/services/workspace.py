@@ -15,7 +15,8 @@ import threading
 from pathlib import Path
 
 from studio.board import Board
-from studio.storage import Project, ProjectError, write_atomic
+from studio.common import write_atomic
+from studio.storage import Project, ProjectError
 
 RECENT_FILE = "recent.json"
 RECENT_KEPT = 12
