@@ -334,6 +334,23 @@ def test_a_refused_value_is_named_at_the_inspector_and_nothing_is_saved(app, bro
     tab.close()
 
 
+def test_quick_successive_saves_of_one_field_all_land_without_a_false_conflict(app, browser):
+    """Regression: a second save right after the first was dropped (Gradio's one-at-a-time
+    trigger), and a poll that began before a save answered with its older view state, so the
+    next save was refused as a conflict with the person's own edit."""
+    project, url = app
+    tab = Tab(browser, url)
+    tab.select(4)
+    for number in range(8):
+        text = f"Quick title {number}"
+        tab.field("title").fill(text)
+        tab.field("title").press("Tab")
+        wait_for(lambda: board(project).shots[4].title == text, timeout=30, what=f"save {number}")
+    tab.page.wait_for_function("document.querySelectorAll('.panel')[4].innerText.includes('Quick title 7')")
+    assert "not saved" not in tab.page.locator("#save-indicator").inner_text()
+    tab.close()
+
+
 def test_new_project_with_a_taken_name_is_refused_and_recent_shows_titles(app, browser):
     # regression: a second project with the same name silently became "name-2"
     project, url = app

@@ -290,19 +290,21 @@ class _Handlers:
         self._settled_lock = threading.Lock()
 
     def settle(self, value: dict) -> dict:
-        """Note that an action answers this tab with a new view state (returned as is). A poll
-        that began before it must not answer with its older copy (the last answer's state wins
-        in Gradio), or the tab's next save would be based on stale revisions."""
+        """Stamp the view state an action answers this tab with. A poll that began with an older
+        state must not answer with it (the last answer's state wins in Gradio), or the tab's
+        next save would be based on stale revisions."""
         with self._settled_lock:
             tab = value.get("tab", "")
-            self._settled[tab] = self._settled.pop(tab, 0) + 1
+            stamp = self._settled.pop(tab, 0) + 1
+            self._settled[tab] = stamp
             while len(self._settled) > MAX_TABS:
                 self._settled.popitem(last=False)
-        return value
+        return {**value, "stamp": stamp}
 
-    def settled(self, value: dict) -> int:
+    def is_latest(self, value: dict) -> bool:
+        """Whether ``value`` is the newest state an action gave this tab (a forgotten tab's is)."""
         with self._settled_lock:
-            return self._settled.get(value.get("tab", ""), 0)
+            return self._settled.get(value.get("tab", ""), value.get("stamp", 0)) == value.get("stamp", 0)
 
     def all_outputs(self, view: gr.State) -> list[Any]:
         """Every widget a handler may update (a handler returns only those it changes)."""
@@ -555,17 +557,18 @@ class _Handlers:
         or a landing take changed, except fields with unsaved typing or the focus."""
         if not value:
             return self.unchanged()
-        mark = self.settled(value)
         try:
             project = self.project(value, VIEWER)
             board = self.services.board(project)
         except (ProjectError, OSError) as error:
             return {self.w["board_progress"]: f"⚠ {html.escape(str(error))}"}
-        answer = self.polled(value, project, board)
-        # an action answered meanwhile: its view is newer than this poll's (the next poll catches up)
-        return answer if self.settled(value) == mark else self.unchanged()
+        answer = self.polled(value, project, board, focused, widget_values)
+        # an action has answered this tab since this poll began: its view is newer (the next poll catches up)
+        return answer if self.is_latest(value) else self.unchanged()
 
-    def polled(self, value: dict, project: Project, board: Board) -> dict[Any, Any]:
+    def polled(self, value: dict, project: Project, board: Board, focused: str,
+               widget_values: tuple[Any, ...]) -> dict[Any, Any]:
+        """The poll's answer for ``board``: wall, changed fields, takes."""
         signature = self.wall_signature(value, project, board)
         updates = {} if signature == value.get("wall_sig") else self.board_updates(value, project, board)
         value = {**value, "wall_sig": signature}
