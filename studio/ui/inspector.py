@@ -1,7 +1,7 @@
 """The shot inspector: one fixed set of widgets for the selected panel, built once.
 
 Nothing here is ever rebuilt. Selecting a panel, a take landing or another tab's edit only sets
-widget values, and :func:`refresh` never replaces a field that holds unsaved typing: the
+widget values, and the poll (``layout``) never replaces a field that holds unsaved typing: the
 browser sends each field's current value with the poll (and which field has the focus), and a
 field whose value differs from what this tab last saw from the server is "dirty" and left alone.
 Its base revision then stays old, so saving it later is refused as a conflict if someone else
