@@ -124,7 +124,7 @@ def draw_slate(text: SlateText, width: int, height: int, seed: int | None = None
     return np.asarray(image.convert("RGB")).copy()
 
 
-def number_sprite(number: int, width: int, height: int) -> tuple[np.ndarray, int, int]:
+def number_sprite(number: int | str, width: int, height: int) -> tuple[np.ndarray, int, int]:
     """"SHOT N" as white-on-black-outline RGBA, and where it goes on a ``width`` x ``height``
     frame (top left): (sprite, x, y). Burn-ins start below ``y + sprite height``."""
     size = max(10, height // 9)
@@ -151,7 +151,7 @@ def paste(image: np.ndarray, sprite: np.ndarray, x: int, y: int) -> None:
     image[y0:y1, x0:x1] = (region * (1.0 - alpha) + part[..., :3] * alpha + 0.5).astype(np.uint8)
 
 
-def with_number(image: np.ndarray, number: int) -> np.ndarray:
+def with_number(image: np.ndarray, number: int | str) -> np.ndarray:
     """A copy of a slate frame with its shot's current number drawn on it."""
     stamped = np.array(image, dtype=np.uint8, copy=True)
     sprite, x, y = number_sprite(number, stamped.shape[1], stamped.shape[0])

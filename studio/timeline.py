@@ -17,12 +17,14 @@ are to and from black over the first/last frames of the whole timeline.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from studio.board import AudioTrack, Board, FrameRate, Shot, Take, Transition
+from studio.board import AudioTrack, Board, FrameRate, Scene, Shot, Take, Transition
 from studio.common import check_fit
+from studio.scenes import shot_numbers
 
 if TYPE_CHECKING:  # the layout never reads a file; attach_media fills these in
     from studio.media import StreamInfo
@@ -34,12 +36,12 @@ DIP_COLORS = {"dip_to_black": (0, 0, 0), "dip_to_white": (255, 255, 255)}
 LABEL_FORMS: tuple[str, ...] = ("caption", "heading", "clip", "message")
 
 
-def shot_label(number: int, title: str = "", form: str = "caption", shot_id: str = "") -> str:
+def shot_label(number: int | str, title: str = "", form: str = "caption", shot_id: str = "") -> str:
     """The one way a shot is named, by where the name is shown:
 
     caption "Shot 3 - Harbour" (burn-ins, markers), heading "SHOT 3 - Harbour" (storyboard
     panels), clip "SHOT003 Harbour" (clip names in edit files), message "shot 3 'Harbour' (sh_1)"
-    (errors and warnings).
+    (errors and warnings). ``number`` comes from studio.scenes.shot_numbers ("3", or "12A").
     """
     title = title.strip()
     if form == "caption":
@@ -47,7 +49,8 @@ def shot_label(number: int, title: str = "", form: str = "caption", shot_id: str
     if form == "heading":
         return f"SHOT {number}" + (f" - {title}" if title else "")
     if form == "clip":
-        return f"SHOT{number:03d}" + (f" {title}" if title else "")
+        digits = re.match(r"\d*", str(number)).group()
+        return f"SHOT{digits.zfill(3)}{str(number)[len(digits):]}" + (f" {title}" if title else "")
     if form == "message":
         return f"shot {number}" + (f" '{title}'" if title else "") + (f" ({shot_id})" if shot_id else "")
     raise ValueError(f"label form must be one of {', '.join(LABEL_FORMS)}, got {form!r}")
@@ -89,10 +92,8 @@ class Segment:
     slate_take: bool = False
     """The take is a slate the animatic filmed (set by attach_media from its sidecar): its frames
     are shown, with the shot's current number drawn over them."""
-
-    @property
-    def number(self) -> int:
-        return self.index + 1
+    number: str = ""
+    """The shot's number as the board numbers it (studio.scenes.shot_numbers): "3" or "12A"."""
 
     @property
     def end(self) -> int:
@@ -135,6 +136,8 @@ class Timeline:
     audio_path: Path | None = None
     """Absolute scratch track, set (and checked to hold audio) by attach_media."""
     warnings: tuple[str, ...] = ()
+    scenes: tuple[Scene, ...] = ()
+    """The board's scenes in script order (segments name theirs by ``shot.scene_id``)."""
 
 
 def build_timeline(board: Board) -> Timeline:
@@ -142,6 +145,7 @@ def build_timeline(board: Board) -> Timeline:
     if not board.shots:
         raise TimelineError("the board has no shots to export")
     starts = board.shot_start_frames()
+    numbers = shot_numbers(board)
     segments: list[Segment] = []
     for index, (shot, start) in enumerate(zip(board.shots, starts)):
         following = board.shots[index + 1].transition if index + 1 < len(board.shots) else Transition()
@@ -157,7 +161,7 @@ def build_timeline(board: Board) -> Timeline:
         used = overlap_in + overlap_out + dip_in + dip_out
         if used > shot.edit_duration:
             raise TimelineError(
-                f"{shot_label(index + 1, shot.title, 'message', shot.id)}: its transitions need {used} frames "
+                f"{shot_label(numbers[index], shot.title, 'message', shot.id)}: its transitions need {used} frames "
                 f"(in: {shot.transition.kind} {shot.transition.length}, out: {following.kind} {following.length}) "
                 f"but the shot is only {shot.edit_duration} frames after trims; shorten the transitions"
             )
@@ -166,7 +170,7 @@ def build_timeline(board: Board) -> Timeline:
             index=index, shot=shot, start=start, duration=shot.edit_duration, source_in=shot.trim_in,
             take=take, transition=shot.transition, overlap_in=overlap_in, overlap_out=overlap_out,
             dip_in=dip_in, dip_in_color=color_in, dip_out=dip_out, dip_out_color=color_out,
-            slate_reason="" if take else "no take",
+            slate_reason="" if take else "no take", number=numbers[index],
         ))
     total = segments[-1].end
     if total != board.total_frames:  # the one invariant everything else relies on
@@ -179,7 +183,7 @@ def build_timeline(board: Board) -> Timeline:
     return Timeline(
         title=board.title, fps=board.fps, width=board.width, height=board.height,
         segments=tuple(segments), total_frames=total, fade_in=board.fade_in,
-        fade_out=board.fade_out, audio=board.audio,
+        fade_out=board.fade_out, audio=board.audio, scenes=board.scenes,
     )
 
 

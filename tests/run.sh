@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs, then run it. Extra arguments go to pytest.
-#   system: Debian's chromium (browser tests) and ffmpeg (ffprobe), only when missing
+#   system: Debian's chromium (browser tests), ffmpeg (ffprobe) and espeak-ng (scratch dialogue),
+#           only when missing
 #   python: the package with its test extra; torch pinned so a CPU-only machine gets the CPU
 #           build it has locally instead of gigabytes of CUDA wheels
 set -euo pipefail
@@ -9,6 +10,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

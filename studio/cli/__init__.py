@@ -8,6 +8,7 @@
     studio render DIR [--shot ID ...] [--all] [--backend NAME] [--model ID] [--seed N] [--option K=V]
     studio models list | download ID
     studio export DIR --format FMT [--out FILE] [...]
+    studio import-script DIR FILE [--granularity scene|action|exchange] [--cap N] [--dry-run]
     studio serve [--project DIR] [--port N] [...]
 
 One module per command group (project, render, export, models, serve), each with a
@@ -24,11 +25,11 @@ import sys
 from typing import Sequence
 
 from studio.board import BoardError
-from studio.cli import export, models, project, render, serve
+from studio.cli import export, models, project, render, script, serve
 from studio.cli.errors import CommandError
 from studio.storage import ProjectError
 
-GROUPS = (project, render, models, export, serve)
+GROUPS = (project, render, models, export, script, serve)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

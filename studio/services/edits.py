@@ -108,6 +108,12 @@ def _edit(project: Project, fn: Callable[[Board], Board], actor: str, label: str
     return project.update(guarded, actor=actor, label=label, **kwargs)
 
 
+def apply_change(project: Project, change: Callable[[Board], Board], actor: str = "", label: str = "edit") -> Board:
+    """A change another service computed (a script import, fit to dialogue) as one undoable step
+    of ``actor``; BoardError becomes FieldError like every other edit."""
+    return _edit(project, change, actor, label)
+
+
 # --------------------------------------------------------------------------------------------
 # Shots
 
