@@ -85,16 +85,19 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from studio.timeline import shot_label
+
     project = Project.open(args.dir)
     board = project.load()
     problems = []
     for number, shot in enumerate(board.shots, start=1):
+        name = shot_label(number, form="message", shot_id=shot.id)
         for keyframe in shot.keyframes:
             if not project.resolve(keyframe.path).is_file():
-                problems.append(f"shot {number} ({shot.id}): {keyframe.role} keyframe missing: {keyframe.path}")
+                problems.append(f"{name}: {keyframe.role} keyframe missing: {keyframe.path}")
         for take in shot.takes:
             if not project.resolve(take.path).is_file():
-                problems.append(f"shot {number} ({shot.id}): take {take.id} missing: {take.path}")
+                problems.append(f"{name}: take {take.id} missing: {take.path}")
     if board.audio is not None and not project.resolve(board.audio.path).is_file():
         problems.append(f"audio track missing: {board.audio.path}")
     for problem in problems:

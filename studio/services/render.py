@@ -31,6 +31,7 @@ from studio.camera import framing_prompt
 from studio.common import Progress, no_progress, shown, write_json_atomic
 from studio.media import MediaError, read_last_frame, write_video
 from studio.storage import Project
+from studio.timeline import shot_label
 
 RECORDED_LIBRARIES = (
     "previz-studio", "numpy", "opencv-python-headless", "pillow", "torch", "diffusers", "transformers",
@@ -44,13 +45,14 @@ def build_request(project: Project, board: Board, shot: Shot, seed: int, options
     from studio.images import ImageError, load_rgb  # local: Pillow only when rendering
 
     index = board.index_of(shot.id)
+    name = shot_label(index + 1, form="message", shot_id=shot.id)  # no title: errors stay short
     keyframes = []
     for keyframe in shot.keyframes:
         frame = {"first": 0, "last": shot.duration - 1}.get(keyframe.role, keyframe.frame)
         try:
             image = load_rgb(project.resolve(keyframe.path))
         except (ImageError, OSError) as error:
-            raise GenerationError(f"shot {index + 1} ({shot.id}): {keyframe.role} keyframe {keyframe.path}: {error}") from None
+            raise GenerationError(f"{name}: {keyframe.role} keyframe {keyframe.path}: {error}") from None
         keyframes.append(KeyframeImage(role=keyframe.role, frame=frame, image=image))
     previous_last_frame = None
     if shot.continuity and index > 0:
@@ -58,13 +60,13 @@ def build_request(project: Project, board: Board, shot: Shot, seed: int, options
         take = previous.chosen()
         if take is None:
             raise GenerationError(
-                f"shot {index + 1} ({shot.id}) continues from shot {index} ({previous.id}), which has "
+                f"{name} continues from {shot_label(index, form='message', shot_id=previous.id)}, which has "
                 "no chosen take yet: render that shot first, or turn continuity off"
             )
         try:
             previous_last_frame = read_last_frame(project.resolve(take.path))
         except MediaError as error:
-            raise GenerationError(f"shot {index + 1}: cannot read the previous shot's take: {error}") from None
+            raise GenerationError(f"{name}: cannot read the previous shot's take: {error}") from None
     return ShotRequest(
         shot_id=shot.id,
         shot_number=index + 1,
