@@ -74,8 +74,14 @@ def default_path(project: Project, fmt: str) -> Path:
 def load_timeline(project: Project, use_slates: bool = False) -> Timeline:
     """The project's board laid out, every chosen take found and checked."""
     probes = ProbeCache(project.resolve(f"exports/{CACHE_DIR}", "export cache"))
-    timeline = attach_media(build_timeline(project.load()), project.resolve, use_slates=use_slates, probe=probes.probe)
+    board = project.load()
+    timeline = attach_media(build_timeline(board), project.resolve, use_slates=use_slates, probe=probes.probe)
     probes.forget_unused()
+    if board.scratch_dialogue:  # the spoken lines are mixed into the scratch track every format carries
+        from studio.services.scratch_dialogue import with_scratch_dialogue
+
+        timeline = with_scratch_dialogue(board, timeline, project.resolve(f"exports/{CACHE_DIR}", "export cache"),
+                                         f"exports/{CACHE_DIR}")
     return timeline
 
 

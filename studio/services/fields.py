@@ -20,6 +20,7 @@ from studio.board import (
     Board,
     BoardError,
     CameraMove,
+    CastMember,
     FrameRate,
     Shot,
     Transition,
@@ -34,7 +35,7 @@ CHOICE_FIELDS = ("shot_size", "angle", "int_ext")
 SHOT_FIELDS = TEXT_FIELDS + CHOICE_FIELDS + (
     "lens_mm", "characters", "duration_s", "duration", "camera", "move", "intensity", "easing", "seed",
     "seed_locked", "continuity", "transition", "transition_frames", "backend", "chosen_take",
-    "trim_in", "trim_out",
+    "trim_in", "trim_out", "scene_id",
 )
 """What a shot patch may name. ``move``/``intensity``/``easing`` edit the first camera segment
 (kept for older clients); ``camera`` is the whole list of segments."""
@@ -43,13 +44,15 @@ STORED_AS = MappingProxyType({
     "transition_frames": "transition",
 })
 """Patch field -> the board.json shot field it changes (for conflict checks)."""
-BOARD_FIELDS = ("title", "fps", "width", "height", "default_backend", "default_model", "memory_profile")
+BOARD_FIELDS = ("title", "fps", "width", "height", "default_backend", "default_model", "memory_profile",
+                "shot_numbering", "words_per_second", "scratch_dialogue", "cast")
 LABELS = MappingProxyType({
     "duration_s": "Duration", "duration": "Duration", "seed": "Seed", "intensity": "Intensity",
     "transition_frames": "Transition length", "fps": "Frame rate", "width": "Width",
     "height": "Height", "prompt": "Prompt", "default_backend": "Default backend",
     "memory_profile": "Memory profile", "lens_mm": "Lens (mm)", "int_ext": "INT/EXT",
-    "shot_size": "Shot size",
+    "shot_size": "Shot size", "shot_numbering": "Shot numbering", "words_per_second": "Words per second",
+    "scratch_dialogue": "Scratch dialogue", "cast": "Cast", "scene_id": "Scene",
 })
 MODEL_TO_FIELD = MappingProxyType({
     "duration": "duration_s", "length": "transition_frames", "trim_in": "duration_s", "keyframes": "duration_s",
@@ -148,6 +151,20 @@ def _characters(value: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _cast(value: Any) -> tuple[CastMember, ...]:
+    """[{"name", "voice"}, ...], or lines "NAME" / "NAME: voice" as typed in a text box."""
+    if isinstance(value, str):
+        value = [dict(zip(("name", "voice"), (part.strip() for part in line.split(":", 1))))
+                 for line in value.splitlines() if line.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, Mapping) for item in value):
+        raise FieldError("cast", f"must be a list of {{name, voice}}, got {_shown(value)}")
+    try:
+        return tuple(CastMember(name=_text("cast", item.get("name", "")), voice=_text("cast", item.get("voice") or ""))
+                     for item in value)
+    except BoardError as error:
+        raise FieldError("cast", str(error)) from None
+
+
 def _camera(shot: Shot, changes: Mapping[str, Any]) -> tuple[CameraMove, ...]:
     """The shot's camera segments after ``changes`` (a whole list, or the first segment's parts)."""
     if "camera" in changes:
@@ -225,6 +242,8 @@ def shot_updates(board: Board, shot: Shot, changes: Mapping[str, Any]) -> dict[s
             raise FieldError("backend", f"must be one of {', '.join(BACKENDS)}, got {_shown(backend)}")
         else:
             updates["backend"] = backend
+    if "scene_id" in changes:
+        updates["scene_id"] = changes["scene_id"] or None
     if "chosen_take" in changes:
         take_id = changes["chosen_take"]
         if take_id not in [t.id for t in shot.takes]:
@@ -273,6 +292,14 @@ def apply_board_settings(board: Board, changes: Mapping[str, Any], keep: str = "
         updates["default_model"] = str(changes["default_model"] or "").strip() or None
     if "memory_profile" in changes:
         updates["memory_profile"] = str(changes["memory_profile"])
+    if "shot_numbering" in changes:
+        updates["shot_numbering"] = _text("shot_numbering", changes["shot_numbering"])
+    if "words_per_second" in changes:
+        updates["words_per_second"] = _number("words_per_second", changes["words_per_second"])
+    if "scratch_dialogue" in changes:
+        updates["scratch_dialogue"] = _flag("scratch_dialogue", changes["scratch_dialogue"])
+    if "cast" in changes:
+        updates["cast"] = _cast(changes["cast"])
     try:
         if "fps" in changes:
             fps = FrameRate.parse(changes["fps"])
