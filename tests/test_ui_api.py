@@ -34,12 +34,12 @@ def server(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("previz-home")
     sample_before = (SAMPLE / "board.json").read_bytes() if SAMPLE.exists() else None
-    studio, demo, url = start(ServeOptions(port=free_port(), home=home), quiet=True)
+    services, demo, url = start(ServeOptions(port=free_port(), home=home), quiet=True)
     try:
-        yield studio, url, home, sample_before
+        yield services, url, home, sample_before
     finally:
         demo.close()
-        studio.close()
+        services.close()
 
 
 @pytest.fixture
@@ -62,8 +62,8 @@ def new_board(client: Client, name: str, shots: int) -> tuple[str, list[str]]:
 
 
 def test_first_start_opens_a_copy_of_the_sample_board(server):
-    studio, _, home, sample_before = server
-    recent = studio.workspace.recent()
+    services, _, home, sample_before = server
+    recent = services.workspace.recent()
     assert recent and Path(recent[0]).is_relative_to(home / "projects")
     if sample_before is not None:
         assert Project.open(Path(recent[0])).load().title == Project.open(SAMPLE).load().title
@@ -186,9 +186,9 @@ class GatedCache:
 
 @pytest.mark.slow
 def test_two_sessions_are_isolated_and_cannot_cancel_each_other(server, folder, monkeypatch):
-    studio, url, _, _ = server
+    services, url, _, _ = server
     gate = GatedBackend()
-    monkeypatch.setattr(studio, "backends", GatedCache(gate))
+    monkeypatch.setattr(services, "backends", GatedCache(gate))
     alice, bob = Client(url, verbose=False), Client(url, verbose=False)
     project_a, ids_a = new_board(alice, "alice film", 1)
     project_b, ids_b = new_board(bob, "bob film", 1)
@@ -207,11 +207,11 @@ def test_two_sessions_are_isolated_and_cannot_cancel_each_other(server, folder, 
     # ...and Alice cancelling hers leaves Bob's to run.
     assert alice.predict(job_a["id"], api_name="/cancel_job") is True
     gate.release.set()
-    assert studio.jobs.wait(f"session:{bob.session_hash}", job_b["id"], 10).status == "done"
+    assert services.jobs.wait(f"session:{bob.session_hash}", job_b["id"], 10).status == "done"
     assert alice.predict(job_a["id"], api_name="/job_status")["status"] == "cancelled"
     assert Project.open(folder(project_a)).load().shot(ids_a[0]).takes == ()
     assert len(Project.open(folder(project_b)).load().shot(ids_b[0]).takes) == 1
-    assert studio.jobs.worker_alive()
+    assert services.jobs.worker_alive()
 
 
 def test_listen_or_share_without_auth_refuses_to_start(tmp_path):
@@ -228,7 +228,7 @@ def test_listen_or_share_without_auth_refuses_to_start(tmp_path):
 
 
 def test_recent_projects_are_remembered(server, client):
-    studio, _, home, _ = server
+    services, _, home, _ = server
     project = client.predict("remember me", api_name="/new_project")
     data = json.loads((home / "workspace.json").read_text())
     assert data["recent"]["local"][0] == project

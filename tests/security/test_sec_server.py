@@ -26,13 +26,13 @@ def server(tmp_path_factory):
     from studio.ui.server import ServeOptions, start
 
     home = tmp_path_factory.mktemp("previz-home")
-    studio, demo, url = start(ServeOptions(port=free_port(), home=home), quiet=True)
+    services, demo, url = start(ServeOptions(port=free_port(), home=home), quiet=True)
     try:
         with httpx.Client(base_url=url, timeout=30) as http:
-            yield studio, url, home, http
+            yield services, url, home, http
     finally:
         demo.close()
-        studio.close()
+        services.close()
 
 
 def upload(http: httpx.Client, name: str, content: bytes) -> str:
@@ -64,8 +64,8 @@ def call(http: httpx.Client, api_name: str, data: list, session: str | None = No
 
 def other_project(server) -> Project:
     """Another user's project, with backups, under the same server's projects folder."""
-    studio = server[0]
-    project = studio.workspace.new(f"other-{uuid.uuid4().hex[:6]}", small_board())
+    services = server[0]
+    project = services.workspace.new(f"other-{uuid.uuid4().hex[:6]}", small_board())
     project.update(lambda b: b.replace(title="private title"))
     return project
 
@@ -82,11 +82,11 @@ def test_a_real_upload_is_served_so_the_refusals_below_mean_something(server) ->
 
 
 def test_file_routes_refuse_traversal_absolute_paths_and_case_tricks(server) -> None:
-    studio, _, home, http = server
+    services, _, home, http = server
     theirs = other_project(server)
     backup = theirs.backups()[0]
     upload_dir = Path(upload(http, "seed.txt", b"x")).parent.parent
-    served = Path(studio.served_copies.publish(theirs.board_path))
+    served = Path(services.served_copies.publish(theirs.board_path))
     targets = [
         "/etc/passwd",
         "..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
@@ -129,7 +129,7 @@ def _wav(path: Path) -> Path:
 
 
 def test_forged_file_payloads_are_refused_and_real_uploads_work(server, tmp_path: Path) -> None:
-    studio, _, _, http = server
+    services, _, _, http = server
     victim = other_project(server)
     victim_audio = _wav(victim.audio_dir / "secret-scratch.wav")
     session = uuid.uuid4().hex[:11]
@@ -137,7 +137,7 @@ def test_forged_file_payloads_are_refused_and_real_uploads_work(server, tmp_path
     assert loaded.get("success") is True
     state = next(item for item in loaded["output"]["data"]
                  if isinstance(item, dict) and {"token", "project"} <= set(item))  # the browser state
-    mine = Project.open(studio.access.folder(state["project"]))  # the session opened (by id)
+    mine = Project.open(services.access.folder(state["project"]))  # the session opened (by id)
     before = set(mine.audio_dir.iterdir()) if mine.audio_dir.exists() else set()
 
     for forged in (str(victim_audio), "/etc/passwd", f"{mine.root}/../{victim.root.name}/audio/secret-scratch.wav"):
