@@ -105,6 +105,7 @@ def bare_reference(page, runs: int) -> dict[str, float]:
 def measure_board(browser, home: Path, shots: int, runs: int) -> dict[str, float]:
     from studio.ui.server import ServeOptions, start
 
+    home = home / f"home-{shots}"  # a home of its own: the app reopens a home's last project
     project = make_project(home, shots)
     services, demo, url = start(ServeOptions(project=project.root, port=free_port(), home=home), quiet=True)
     context = browser.new_context(viewport={"width": 1440, "height": 900})

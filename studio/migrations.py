@@ -123,6 +123,8 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
         )
     if version < 1:
         raise MigrationError(f"schema_version: must be at least 1, got {version}")
+    if version == SCHEMA_VERSION:
+        return data  # nothing to do, and copying a large board on every load costs more than parsing it
     data = copy.deepcopy(data)
     while data["schema_version"] < SCHEMA_VERSION:
         data = MIGRATIONS[data["schema_version"]](data)

@@ -84,6 +84,8 @@ class Project:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).absolute()
+        self._loaded: tuple[tuple[int, int, int], Board] | None = None
+        """The last board read, keyed by board.json's inode, mtime and size (boards are immutable)."""
 
     # -- creating and opening ------------------------------------------------------------
     @classmethod
@@ -164,6 +166,21 @@ class Project:
         return self._load_file(self.board_path)
 
     def _load_file(self, path: Path) -> Board:
+        if path != self.board_path:
+            return self._parse_file(path)
+        try:
+            stat = path.stat()
+        except OSError:
+            return self._parse_file(path)  # which names the problem
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # os.replace gives a new inode
+        cached = self._loaded
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        board = self._parse_file(path)
+        self._loaded = (key, board)
+        return board
+
+    def _parse_file(self, path: Path) -> Board:
         data = read_board_json(path)
         try:
             board = board_from_dict(migrate(data))
@@ -405,15 +422,16 @@ def read_board_json(path: Path) -> dict[str, Any]:
 
 
 def _depth(value: Any) -> int:
-    """Nesting depth of parsed JSON, iteratively (a hostile file must not blow the stack)."""
-    deepest, stack = 0, [(value, 1)]
+    """Nesting depth of parsed JSON (a scalar inside a top-level object is at depth 2),
+    iteratively so a hostile file cannot blow the stack; only containers are visited."""
+    deepest, stack = 1, [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            deepest = max(deepest, depth + 1)
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
     return deepest
 
 
@@ -435,10 +453,27 @@ class UnsavableTextError(ProjectError):
         self.field = field
 
 
+def board_json(data: dict[str, Any]) -> str:
+    """board.json's text: one line per board setting and one per shot, so a version-control diff
+    shows which shot changed, written by the C JSON encoder (an indented dump of a large board
+    is several times slower, and every edit writes the file)."""
+    def compact(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+    lines = []
+    for key, value in data.items():
+        if key == "shots" and isinstance(value, list) and value:
+            shots = ",\n".join(f"    {compact(shot)}" for shot in value)
+            lines.append(f'  {compact(key)}: [\n{shots}\n  ]')
+        else:
+            lines.append(f"  {compact(key)}: {compact(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
 def encode_board(data: dict[str, Any]) -> bytes:
     """board.json's bytes, refused before anything is written when the loader would refuse them
     (so a valid edit can never make a project unloadable)."""
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    text = board_json(data)
     try:
         payload = text.encode("utf-8")
     except UnicodeEncodeError as error:

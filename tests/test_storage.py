@@ -239,3 +239,25 @@ def test_save_as_copies_the_project_but_not_backups_links_or_half_written_files(
     assert len(copy.backups()) == 1
     with pytest.raises(ProjectError, match="not an empty folder"):
         small_project.save_as(copy.root)
+
+
+def test_a_cached_load_sees_a_write_by_another_writer(tmp_path: Path) -> None:
+    from studio.storage import Project
+
+    mine = Project.create(tmp_path / "p", Board(shots=(Shot(id="a", title="one"),)))
+    assert mine.load().shot("a").title == "one"
+    other = Project.open(mine.root)  # another process, as far as caching goes
+    other.update(lambda b: b.with_shot(b.shot("a").replace(title="two")))
+    assert mine.load().shot("a").title == "two"
+    assert mine.load() is mine.load()  # unchanged file: parsed once
+
+
+def test_board_json_has_one_line_per_shot(tmp_path: Path) -> None:
+    from studio.storage import Project
+
+    project = Project.create(tmp_path / "p", Board(shots=tuple(Shot(id=f"s{i}", prompt=f"p{i}") for i in range(3))))
+    lines = project.board_path.read_text(encoding="utf-8").splitlines()
+    assert [sum(f'"id": "s{i}"' in line for line in lines) for i in range(3)] == [1, 1, 1]
+    project.update(lambda b: b.with_shot(b.shot("s1").replace(prompt="changed")))
+    after = project.board_path.read_text(encoding="utf-8").splitlines()
+    assert [a != b for a, b in zip(lines, after) if '"id": "s' in a] == [False, True, False]
