@@ -3,7 +3,7 @@
 Why one component and a small script: a board of 300 shots as Gradio widgets is 300 widget sets
 rebuilt on every change. Here the server sends the panels as data (``{"panels": [...]}``) and the
 script keeps one DOM node per shot id, replacing only the panels whose data changed. The
-template itself never changes, so Gradio never re-renders the grid.
+template itself never changes, so Gradio never rebuilds the grid.
 
 What the script sends back is one ``click`` event whose data names an action:
 ``select`` (ids, primary), ``move`` (ids, to: index among the other shots), ``undo``, ``redo``.
@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from studio.board import Board, Shot
+from studio.scenes import dialogue_timing, scene_label, scene_runs
 from studio.timeline import shot_label
 
 ARROWS = {
@@ -58,11 +59,17 @@ CSS = """
 .badge.failed { background: #b91c1c; } .badge.stale { background: #c2410c; }
 .panel .bar { position: absolute; left: 0; bottom: 0; height: 4px; background: #60a5fa; }
 .wall-empty { padding: 24px; opacity: .7; }
+.scene-head { grid-column: 1 / -1; font: 700 13px/1.3 system-ui, sans-serif; padding: 8px 2px 0;
+  border-bottom: 1px solid var(--border-color-primary); letter-spacing: .02em; }
+.scene-head small { font-weight: 400; opacity: .75; margin-left: 8px; }
+.panel .warn { position: absolute; left: 4px; top: 24px; background: #b45309; color: #fff;
+  font: 600 11px/1 system-ui; padding: 3px 6px; border-radius: 4px; }
 """
 
 JS = r"""
 const grid = element.querySelector('.wall');
 const nodes = new Map();      // shot id -> panel element
+const heads = new Map();      // scene run key -> scene header element (the grid's other children)
 const shown = new Map();      // shot id -> JSON of the data it shows
 let order = [];               // shot ids as shown
 let selected = new Set();
@@ -80,7 +87,8 @@ function fill(node, p) {
   const bar = p.status === 'rendering' ? `<div class="bar" style="width:${Math.round(p.progress * 100)}%"></div>` : '';
   node.innerHTML = `<div class="pic">${pic}<span class="num">${p.n}</span>` +
     `<span class="badge ${esc(p.status)}" title="${esc(p.detail)}">${esc(p.badge)}</span>` +
-    `<span class="move" title="${esc(p.moves)}"><b>${esc(p.arrow)}</b>${esc(p.move)}</span>${bar}</div>` +
+    `<span class="move" title="${esc(p.moves)}"><b>${esc(p.arrow)}</b>${esc(p.move)}</span>${bar}` +
+    (p.warn ? `<span class="warn" title="${esc(p.warn)}">⚠ dialogue too long</span>` : '') + `</div>` +
     `<div class="meta"><span class="title" title="${esc(p.title)}">${esc(p.title)}</span>` +
     `<span class="dur" title="${p.frames} frames">${esc(p.seconds)}</span></div>`;
 }
@@ -123,14 +131,28 @@ function moveSelection(delta) {
   trigger('click', {action: 'move', ids: ids, to: to});
 }
 
-function render(data) {
+function draw(data) {
   const panels = (data && data.panels) || [];
   grid.style.setProperty('--aspect', (data && data.aspect) || '16 / 9');
   const ids = panels.map(p => p.id);
   for (const [id, node] of nodes) {
     if (!ids.includes(id)) { node.remove(); nodes.delete(id); shown.delete(id); selected.delete(id); }
   }
-  panels.forEach((p, index) => {
+  const wanted = new Set(panels.filter(p => p.scene).map(p => p.scene.key));
+  for (const [key, head] of heads) {
+    if (!wanted.has(key)) { head.remove(); heads.delete(key); }
+  }
+  let index = 0;
+  panels.forEach((p) => {
+    if (p.scene) {
+      let head = heads.get(p.scene.key);
+      if (!head) { head = document.createElement('div'); head.className = 'scene-head'; heads.set(p.scene.key, head); }
+      const html = `${esc(p.scene.label)}<small>${esc(p.scene.synopsis)}</small>`;
+      if (head.innerHTML !== html) head.innerHTML = html;
+      head.title = p.scene.synopsis || '';
+      if (grid.children[index] !== head) grid.insertBefore(head, grid.children[index] || null);
+      index += 1;
+    }
     let node = nodes.get(p.id);
     if (!node) {
       node = document.createElement('div');
@@ -143,6 +165,7 @@ function render(data) {
     const json = JSON.stringify(p);
     if (shown.get(p.id) !== json) { fill(node, p); shown.set(p.id, json); }
     if (grid.children[index] !== node) grid.insertBefore(node, grid.children[index] || null);
+    index += 1;
   });
   order = ids;
   let empty = grid.querySelector('.wall-empty');
@@ -210,14 +233,15 @@ document.addEventListener('keydown', (event) => {
   event.preventDefault();
   trigger('click', {action: event.shiftKey ? 'redo' : 'undo'});
 });
-watch('value', () => render(props.value));
-render(props.value);
+watch('value', () => draw(props.value));
+draw(props.value);
 """
 
 
-def panel(shot: Shot, number: int, board: Board, *, img: str | None, status: str, badge: str,
+def panel(shot: Shot, number: int | str, board: Board, *, img: str | None, status: str, badge: str,
           detail: str = "", progress: float = 0.0) -> dict[str, Any]:
-    """One panel's data: what the script draws for a shot (all text escaped by the script)."""
+    """One panel's data: what the script draws for a shot (all text escaped by the script);
+    ``number`` from studio.scenes.shot_numbers; ``warn`` when its dialogue does not fit."""
     first = shot.camera[0]
     names = [m.move.replace("_", " ") for m in shot.camera if m.move != "static"] or ["static"]
     return {
@@ -226,11 +250,22 @@ def panel(shot: Shot, number: int, board: Board, *, img: str | None, status: str
         "seconds": f"{board.fps.frames_to_seconds(shot.duration):.1f} s", "frames": shot.duration,
         "arrow": ARROWS.get(first.move, "•"), "move": " + ".join(names), "moves": shot.camera_label(),
         "status": status, "badge": badge, "detail": detail, "progress": round(progress, 3),
+        "warn": dialogue_timing(board, shot).warning(board), "scene": None,
     }
 
 
 def wall_value(board: Board, panels: list[dict[str, Any]], select: str | None = None) -> dict[str, Any]:
-    """The component's value: the panels, the picture aspect ratio, and a shot to select."""
+    """The component's value: the panels (the first of each run of a scene's shots carries the
+    scene's header), the picture aspect ratio, and a shot to select."""
+    if board.scenes:
+        first = 0
+        for position, run in enumerate(scene_runs(board)):
+            header = ({"key": f"{position}:{run.scene.id}", "label": scene_label(board, run.scene),
+                       "synopsis": run.scene.synopsis} if run.scene is not None else
+                      {"key": f"{position}:-", "label": "Outside any scene", "synopsis": ""})
+            if first < len(panels):
+                panels[first] = {**panels[first], "scene": header}
+            first += len(run.shot_ids)
     return {"panels": panels, "aspect": f"{board.width} / {board.height}", "select": select,
             "revision": board.revision}
 
