@@ -44,6 +44,9 @@ TRANSITIONS: tuple[str, ...] = ("cut", "cross_dissolve", "dip_to_black", "dip_to
 """How a shot begins. Only a cross-dissolve overlaps the previous shot; dips happen inside
 the two shots' own frames (half out of the outgoing shot, half into the incoming one)."""
 KEYFRAME_ROLES: tuple[str, ...] = ("first", "mid", "last")
+LAYER_DEPTH_RANGE = (0.1, 100.0)
+"""Depths a layer may sit at, in keyframe-plane distances (far / mid / near default to 2, 1, 0.6)."""
+MAX_LAYERS = 32
 SHOT_SIZES: tuple[str, ...] = ("", "EWS", "WS", "MS", "MCU", "CU", "ECU", "insert")
 """Extreme wide, wide, medium, medium close-up, close-up, extreme close-up, insert; "" unset."""
 ANGLES: tuple[str, ...] = ("", "eye_level", "high", "low", "overhead", "dutch")
@@ -53,6 +56,8 @@ SHOT_NUMBERING: tuple[str, ...] = ("sequential", "scene")
 WORDS_PER_SECOND_RANGE = (0.5, 10.0)
 """Speaking rates a board may set for dialogue timing (about 2.5 is ordinary screen speech)."""
 _VOICE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+-]{0,63}$")
+AUDIO_LEVEL_RANGE = (-60.0, 12.0)
+"""Scratch track gain in dB a board may set (-60 is all but silent; +12 is already loud)."""
 LENS_MM_RANGE = (8.0, 600.0)
 """Focal lengths (35 mm equivalent) a card may name; outside this it is a typo."""
 MEMORY_PROFILES: tuple[str, ...] = ("none", "vae_tiling", "model_offload", "group_offload")
@@ -269,6 +274,50 @@ class Keyframe:
 
 
 @dataclass(frozen=True)
+class Layer:
+    """One drawn (or imported, or depth-split) layer of a panel: an RGBA PNG in the project at a
+    depth from the camera (plane distances: 1 is the keyframe plane, 2 twice as far, 0.5 half)."""
+
+    name: str
+    path: str
+    depth: float = 1.0
+    visible: bool = True
+    opacity: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_text("name", self.name, max_length=200)
+        if not self.name.strip():
+            raise BoardError("name", self.name, "must not be blank")
+        check_relative_path("path", self.path)
+        for name, low, high in (("depth", LAYER_DEPTH_RANGE[0], LAYER_DEPTH_RANGE[1]), ("opacity", 0.0, 1.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not (math.isfinite(value) and low <= value <= high):
+                raise BoardError(name, value, f"must be a number from {low:g} to {high:g}")
+            object.__setattr__(self, name, float(value))
+        check_bool("visible", self.visible)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A drawn panel of a shot: its layers (back to front) and the flattened picture, which is the
+    shot's keyframe of the same role when ``flat`` is that keyframe's path."""
+
+    role: str
+    flat: str
+    layers: tuple[Layer, ...] = ()
+    frame: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("role", self.role, KEYFRAME_ROLES)
+        check_relative_path("flat", self.flat)
+        check_int("frame", self.frame, minimum=0)
+        object.__setattr__(self, "layers", tuple(self.layers))
+        if not 1 <= len(self.layers) <= MAX_LAYERS:
+            raise BoardError("layers", len(self.layers), f"a panel has 1 to {MAX_LAYERS} layers")
+
+
+@dataclass(frozen=True)
 class Transition:
     """How a shot begins: a cut, or a transition of ``length`` frames from the previous shot."""
 
@@ -326,11 +375,21 @@ class AudioTrack:
     path: str
     offset: int = 0
     fade_out: int = 0
+    level: float = 0.0
+    """Gain in dB (AUDIO_LEVEL_RANGE), applied wherever the track is mixed or exported."""
+    muted: bool = False
+    """Kept on the board but left out of the mix and the exports."""
 
     def __post_init__(self) -> None:
         check_relative_path("path", self.path)
         check_int("offset", self.offset, minimum=0)
         check_int("fade_out", self.fade_out, minimum=0)
+        low, high = AUDIO_LEVEL_RANGE
+        if isinstance(self.level, bool) or not isinstance(self.level, (int, float)) \
+                or not (math.isfinite(self.level) and low <= self.level <= high):
+            raise BoardError("level", self.level, f"must be a level in dB from {low:g} to {high:g}")
+        object.__setattr__(self, "level", float(self.level))
+        check_bool("muted", self.muted)
 
 
 @dataclass(frozen=True)
@@ -424,6 +483,8 @@ class Shot:
     """Overrides the board's default backend for this shot; None means the board's."""
     scene_id: str | None = None
     """The scene (Board.scenes) this shot belongs to; None for a shot outside any scene."""
+    panels: tuple[Panel, ...] = ()
+    """Drawn panels (layers + flattened picture); one per keyframe role (a mid one per frame)."""
     extra: Mapping[str, Any] = field(default_factory=dict, compare=True)
     """Fields written by a newer or other tool: kept untouched so they survive load/save."""
 
@@ -486,6 +547,10 @@ class Shot:
             check_text("backend", self.backend)
         if self.scene_id is not None:
             check_id("scene_id", self.scene_id)
+        object.__setattr__(self, "panels", tuple(self.panels))
+        slots = [(p.role, p.frame if p.role == "mid" else 0) for p in self.panels]
+        if len(set(slots)) != len(slots):
+            raise BoardError("panels", slots, "one panel per role (and per frame for mid panels)")
         object.__setattr__(self, "extra", dict(self.extra))
 
     # -- derived --------------------------------------------------------------------------
@@ -496,6 +561,13 @@ class Shot:
 
     def keyframe(self, role: str) -> Keyframe | None:
         return next((k for k in self.keyframes if k.role == role), None)
+
+    def panel(self, role: str, frame: int = 0) -> Panel | None:
+        return next((p for p in self.panels if p.role == role and (role != "mid" or p.frame == frame)), None)
+
+    def panel_of(self, keyframe: Keyframe) -> Panel | None:
+        """The drawn panel a keyframe shows (its flattened picture), if it is one."""
+        return next((p for p in self.panels if p.flat == keyframe.path and p.role == keyframe.role), None)
 
     def chosen(self) -> Take | None:
         return next((t for t in self.takes if t.id == self.chosen_take), None)

@@ -18,6 +18,8 @@ from studio.board import (
     CastMember,
     FrameRate,
     Keyframe,
+    Layer,
+    Panel,
     Scene,
     Shot,
     Take,
@@ -30,7 +32,7 @@ _SHOT_FIELDS = (
     "id", "title", "prompt", "negative_prompt", "duration", "camera", "seed", "seed_locked",
     "keyframes", "continuity", "notes", "dialogue", "transition", "trim_in", "trim_out",
     "takes", "chosen_take", "backend", "shot_size", "angle", "lens_mm", "action", "speaker",
-    "location", "int_ext", "characters", "scene_id",
+    "location", "int_ext", "characters", "scene_id", "panels",
 )
 _BOARD_FIELDS = (
     "schema_version", "title", "fps", "width", "height", "default_backend", "default_model",
@@ -57,6 +59,7 @@ def board_to_dict(board: Board) -> dict[str, Any]:
         fade_out=board.fade_out,
         audio=None if board.audio is None else {
             "path": board.audio.path, "offset": board.audio.offset, "fade_out": board.audio.fade_out,
+            "level": board.audio.level, "muted": board.audio.muted,
         },
         shots=[shot_to_dict(shot) for shot in board.shots],
         scenes=[{name: getattr(scene, name) for name in _SCENE_FIELDS} for scene in board.scenes],
@@ -104,8 +107,24 @@ def shot_to_dict(shot: Shot) -> dict[str, Any]:
         chosen_take=shot.chosen_take,
         backend=shot.backend,
         scene_id=shot.scene_id,
+        panels=[panel_to_dict(panel) for panel in shot.panels],
     )
     return data
+
+
+_LAYER_FIELDS = ("name", "path", "depth", "visible", "opacity")
+
+
+def panel_to_dict(panel: Panel) -> dict[str, Any]:
+    return {"role": panel.role, "frame": panel.frame, "flat": panel.flat,
+            "layers": [{name: getattr(layer, name) for name in _LAYER_FIELDS} for layer in panel.layers]}
+
+
+def panel_from_dict(data: Any) -> Panel:
+    obj = _mapping(data, "panel")
+    layers = tuple(_within(f"layers[{i}]", lambda item=item: Layer(**_fields(item, "layer", _LAYER_FIELDS)))
+                   for i, item in enumerate(_list(obj.get("layers", []), "layers")))
+    return Panel(**_fields(obj, "panel", ("role", "frame", "flat")), layers=layers)
 
 
 def board_from_dict(data: Any) -> Board:
@@ -129,6 +148,8 @@ def board_from_dict(data: Any) -> Board:
             path=audio_obj.get("path"),
             offset=audio_obj.get("offset", 0),
             fade_out=audio_obj.get("fade_out", 0),
+            level=audio_obj.get("level", 0.0),
+            muted=audio_obj.get("muted", False),
         ))
     scenes = tuple(
         _within(f"scenes[{i}]", lambda item=item: Scene(**_fields(item, "scene", _SCENE_FIELDS)))
@@ -211,6 +232,8 @@ def shot_from_dict(data: Any) -> Shot:
         chosen_take=obj.get("chosen_take"),
         backend=_optional_text(obj.get("backend"), "backend"),
         scene_id=_optional_text(obj.get("scene_id"), "scene_id"),
+        panels=tuple(_within(f"panels[{i}]", lambda item=item: panel_from_dict(item))
+                     for i, item in enumerate(_list(obj.get("panels", []), "panels"))),
         extra=extra,
     )
 

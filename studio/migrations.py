@@ -16,6 +16,10 @@ History:
   ``shot_numbering`` ("sequential" or "scene": 12, 12A, 12B), ``words_per_second`` (dialogue
   timing, 2.5), ``cast`` (``name`` + espeak-ng ``voice``) and ``scratch_dialogue`` (false).
   Other optional fields added in version 4 (with their defaults, filled in on load):
+  the scratch track's ``audio.level`` (gain in dB, 0.0) and ``audio.muted`` (false).
+  A shot's drawn ``panels`` ([]): each ``role``, ``frame``, ``flat`` (the flattened PNG, the
+  keyframe it shows) and ``layers`` (``name``, ``path`` of an RGBA PNG, ``depth`` 1.0, ``visible``
+  true, ``opacity`` 1.0), back to front.
 """
 
 from __future__ import annotations

@@ -129,7 +129,7 @@ def test_edit_exports_read_back_with_opentimelineio(tmp_path: Path, fmt: str, ad
         meta = clips[0].metadata["previz"]
         assert (meta["prompt"], meta["seed"], meta["take_path"]) == ("prompt number 0", 100, "takes/s0/t0.mp4")
         assert meta["camera"][0]["move"] == "static"
-        assert isinstance(clips[3].media_reference, otio.schema.MissingReference) and clips[3].metadata["previz"]["slate"] == "no take"
+        assert clips[3].media_reference.target_url == "slates/s3.mp4" and clips[3].metadata["previz"]["slate"] == "no take"
         assert clips[0].markers[0].name == "Shot 1 - Title 0"
 
 

@@ -30,6 +30,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--per-page", type=int, default=4, choices=sorted(pdf.LAYOUTS), help="PDF panels per page")
     parser.add_argument("--fit", default="cover", choices=FIT_MODES, help="conform takes of another size")
     parser.add_argument("--watermark", default=None, help="watermark text (default: title and date)")
+    parser.add_argument("--no-audio", action="store_true",
+                        help="leave the scratch track out (MP4 sound, the audio track of edit exports)")
     parser.set_defaults(run=cmd_export)
 
 
@@ -41,7 +43,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     burn_ins = set(BURN_INS) if text == "all" else {item.strip() for item in text.split(",") if item.strip()}
     try:
         options = ExportOptions(burn_ins=frozenset(burn_ins), use_slates=args.use_slates,
-                                per_page=args.per_page, fit=args.fit, watermark=args.watermark)
+                                per_page=args.per_page, fit=args.fit, watermark=args.watermark,
+                                include_audio=not args.no_audio)
         project = Project.open(args.dir)
 
         def show(done: int, total: int, message: str) -> None:

@@ -44,6 +44,10 @@ class ExportContext:
     """One still per segment (the middle frame as edited, no burn-ins), drawn on first call."""
     progress: Progress = no_progress
     cancel: Callable[[], bool] = field(default=lambda: False)
+    root: Path = Path(".")
+    """The project folder (media names inside a package are relative to it)."""
+    slates: Callable[[], Mapping[int, Path]] = dict
+    """Segment index -> a slate clip file for each shot without a usable take (made on first call)."""
 
 
 @dataclass(frozen=True)

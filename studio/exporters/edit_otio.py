@@ -1,19 +1,31 @@
-"""The edit as OpenTimelineIO (.otio), CMX 3600 EDL and Final Cut Pro 7 XML: one OTIO build, three adapters.
+"""The edit as OpenTimelineIO (.otio), CMX 3600 EDL and Final Cut Pro 7 XML: one OTIO build, three
+adapters, and the ``package`` format: the three files with every media file they name, in one zip.
 
 One video track; each shot is a Clip whose source range is its frames after trims, at the board
-rate. A take is an ExternalReference with an ABSOLUTE ``file://`` URL (editing tools open it
-without knowing the project folder); the path relative to the project folder is kept in
-``metadata["previz"]["take_path"]`` so a moved project can be relinked. A shot without a usable
-take is a Clip with a MissingReference named after its slate. A cross-dissolve of L frames is a
-SMPTE_Dissolve that starts at the cut (in_offset 0, out_offset L), as a CMX 3600 dissolve does:
-the incoming clip starts where the dissolve starts, exactly as on our timeline, and the outgoing
-clip's last L frames are its handles. So OTIO, EDL and XML read back to the same clips. Dips, which OTIO has no schema for, are markers on the clips they touch, plus
-metadata. Prompt, seed, camera and the take's generation settings are in metadata["previz"].
+rate. Media is named RELATIVE to the timeline file (``../takes/sh_1/t1.mp4`` beside
+``exports/board.otio``; ``media/takes/...`` inside a package), so a project folder or a package
+opens on another machine; the path relative to the project folder is also kept in
+``metadata["previz"]["take_path"]``. A shot without a usable take gets its slate clip as media
+(studio.services.slates: the card with its number, as long as the shot), never an empty clip.
+The scratch track (when there is one and it is not muted) is an audio track: a Gap for its
+offset, then the audio cut to the picture, its level in metadata; in the EDL it is an audio
+event ("A" channel) after the picture's events, which OTIO's CMX adapter does not write itself.
+
+A cross-dissolve of L frames is a SMPTE_Dissolve that starts at the cut (in_offset 0, out_offset
+L), as a CMX 3600 dissolve does: the incoming clip starts where the dissolve starts, exactly as
+on our timeline, and the outgoing clip's last L frames are its handles. So OTIO, EDL and XML read
+back to the same clips. Dips, which OTIO has no schema for, are markers on the clips they touch,
+plus metadata. Prompt, seed, camera and the take's generation settings are in metadata["previz"].
+Clips are named "SHOT003 Title" and their metadata names the shot id: studio.services.recut reads
+a re-cut back by these (then by the media file).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -23,6 +35,8 @@ from studio.timeline import Segment, Timeline
 if TYPE_CHECKING:
     import opentimelineio as otio
 
+MediaUrl = Callable[[Path], str]
+"""How a timeline file names a media file (relative to the timeline file)."""
 
 def _rt(frames: int, timeline: Timeline) -> otio.opentime.RationalTime:
     import opentimelineio as otio
@@ -62,11 +76,31 @@ def _metadata(segment: Segment, settings: Mapping[str, Any] | None) -> dict[str,
     }
 
 
-def to_otio(timeline: Timeline, settings: Mapping[str, Mapping[str, Any]] | None = None) -> otio.schema.Timeline:
-    """The timeline as an OTIO Timeline; ``settings``: shot id -> the chosen take's sidecar."""
+def relative_to(folder: Path) -> MediaUrl:
+    """Media named relative to ``folder`` (where the timeline file is), with '/' separators."""
+    def url(path: Path) -> str:
+        return Path(os.path.relpath(path.resolve(), folder.resolve())).as_posix()
+    return url
+
+
+def audio_frames(timeline: Timeline) -> int:
+    """Whole frames of the scratch track at the board rate (0 without one)."""
+    if timeline.audio_path is None:
+        return 0
+    from studio.media import probe_audio
+
+    return int(probe_audio(timeline.audio_path) * timeline.fps.fraction)
+
+
+def to_otio(timeline: Timeline, settings: Mapping[str, Mapping[str, Any]] | None = None,
+            media_url: MediaUrl | None = None, slates: Mapping[int, Path] | None = None) -> otio.schema.Timeline:
+    """The timeline as an OTIO Timeline; ``settings``: shot id -> the chosen take's sidecar;
+    ``media_url`` names media files (default: absolute file URLs); ``slates``: segment index ->
+    slate clip for shots without a usable take."""
     import opentimelineio as otio
 
-    settings = settings or {}
+    settings, slates = settings or {}, slates or {}
+    name = media_url or (lambda path: path.resolve().as_uri())
     result = otio.schema.Timeline(name=timeline.title)
     result.global_start_time = _rt(0, timeline)
     result.metadata["previz"] = {
@@ -79,11 +113,16 @@ def to_otio(timeline: Timeline, settings: Mapping[str, Mapping[str, Any]] | None
     cuts = [s.start for s in segments] + [timeline.total_frames]
     for segment in segments:
         duration = cuts[segment.index + 1] - cuts[segment.index]
-        if segment.is_slate or segment.path is None or segment.info is None:
-            reference: otio.core.MediaReference = otio.schema.MissingReference(name=f"slate shot {segment.number}")
+        if (segment.is_slate or segment.path is None or segment.info is None) and segment.index in slates:
+            reference: otio.core.MediaReference = otio.schema.ExternalReference(
+                target_url=name(slates[segment.index]),
+                available_range=_range(0, segment.shot.duration, timeline),
+            )
+        elif segment.is_slate or segment.path is None or segment.info is None:
+            reference = otio.schema.MissingReference(name=f"slate shot {segment.number}")
         else:
             reference = otio.schema.ExternalReference(
-                target_url=segment.path.resolve().as_uri(),
+                target_url=name(segment.path),
                 available_range=_range(0, max(segment.info.frames, segment.source_out), timeline),
             )
         clip = otio.schema.Clip(
@@ -117,20 +156,130 @@ def to_otio(timeline: Timeline, settings: Mapping[str, Mapping[str, Any]] | None
                 out_offset=_rt(segment.overlap_in, timeline),
             ))
         track.append(clip)
+    audio = _audio_track(timeline, name)
+    if audio is not None:
+        result.tracks.append(audio)
     return result
+
+
+def _audio_track(timeline: Timeline, name: MediaUrl) -> otio.schema.Track | None:
+    """The scratch track as an audio track: a gap for its offset, then the audio cut to the picture."""
+    import opentimelineio as otio
+
+    track_info = timeline.audio
+    if track_info is None or timeline.audio_path is None or track_info.muted:
+        return None
+    offset = min(track_info.offset, timeline.total_frames)
+    length = min(audio_frames(timeline), timeline.total_frames - offset)
+    if length <= 0:
+        return None
+    track = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
+    if offset:
+        track.append(otio.schema.Gap(source_range=_range(0, offset, timeline)))
+    clip = otio.schema.Clip(
+        name="scratch audio",
+        media_reference=otio.schema.ExternalReference(
+            target_url=name(timeline.audio_path), available_range=_range(0, audio_frames(timeline), timeline)),
+        source_range=_range(0, length, timeline),
+    )
+    clip.metadata["previz"] = {"audio_path": track_info.path, "offset": track_info.offset,
+                               "level_db": track_info.level, "fade_out": track_info.fade_out}
+    track.append(clip)
+    return track
+
+
+def edl_text(tl: otio.schema.Timeline, timeline: Timeline) -> str:
+    """CMX 3600 through OTIO's adapter (picture, dissolve lines put in CMX's columns), plus one
+    audio event per clip of the audio track: channel A, reel from the file name, source and
+    record timecodes at the board rate."""
+    import opentimelineio as otio
+
+    video = tl.deepcopy()
+    audio_tracks = [track for track in video.tracks if track.kind == otio.schema.TrackKind.Audio]
+    for track in audio_tracks:
+        video.tracks.remove(track)
+    rate = float(timeline.fps)
+    text = otio.adapters.write_to_string(video, adapter_name="cmx_3600", rate=rate)
+    # the adapter writes "D 006    "; CMX 3600's columns are a 4-wide transition and a 3-wide length
+    text = re.sub(r"(?m)^(\d{3}  .{8} .{5} )D (\d{3})    ", r"\1D    \2 ", text)
+    events = max((int(line[:3]) for line in text.splitlines() if re.match(r"^\d{3}\s", line)), default=0)
+    timecode = timeline.fps.timecode
+    for track in audio_tracks:
+        for clip in track.find_clips():
+            record = clip.range_in_parent()
+            source = clip.source_range
+            url = clip.media_reference.target_url
+            reel = (re.sub(r"[^A-Za-z0-9]", "", Path(url).stem) or "AUDIO")[:8].upper()
+            events += 1
+            text += (f"{events:03d}  {reel:8} A     C        "
+                     f"{timecode(source.start_time.to_frames())} {timecode(source.end_time_exclusive().to_frames())} "
+                     f"{timecode(record.start_time.to_frames())} {timecode(record.end_time_exclusive().to_frames())}\n"
+                     f"* FROM CLIP NAME:  {clip.name}\n* FROM CLIP: {url}\n")
+    return text
+
+
+def _build(context: ExportContext, media_url: MediaUrl) -> otio.schema.Timeline:
+    return to_otio(context.timeline, context.sidecars(), media_url, context.slates())
 
 
 def _writer(adapter: str) -> Callable[[ExportContext, Path], None]:
     def write(context: ExportContext, out: Path) -> None:
         import opentimelineio as otio
 
-        rate = {"rate": float(context.timeline.fps)} if adapter == "cmx_3600" else {}
-        otio.adapters.write_to_file(to_otio(context.timeline, context.sidecars()), str(out), adapter_name=adapter, **rate)
+        built = _build(context, relative_to(out.parent))
+        if adapter == "cmx_3600":
+            out.write_text(edl_text(built, context.timeline), encoding="utf-8")
+        else:
+            otio.adapters.write_to_file(built, str(out), adapter_name=adapter)
     return write
+
+
+PACKAGE_FILES = (("board.otio", "otio_json"), ("board.xml", "fcp_xml"), ("board.edl", "cmx_3600"))
+
+
+def package_name(path: Path, root: Path) -> str:
+    """Where a media file goes inside a package: ``media/`` + its place in the project (slates
+    and a mixed scratch track, which live under exports/, go to media/slates and media/audio)."""
+    relative = Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
+    if relative.startswith("../"):
+        raise ValueError(f"{path}: is not inside the project folder")
+    if relative.startswith("exports/"):
+        kind = "slates" if relative.startswith("exports/slates/") else "audio"
+        return f"media/{kind}/{path.name}"
+    return f"media/{relative}"
+
+
+def write_package(context: ExportContext, out: Path) -> None:
+    """One zip: board.otio, board.xml and board.edl at the top, every file they name under
+    media/ (takes, slates, the scratch track), named relative to them, so it opens anywhere."""
+    import opentimelineio as otio
+
+    files: dict[str, Path] = {}
+
+    def name(path: Path) -> str:
+        inside = package_name(path, context.root)
+        files[inside] = path
+        return inside
+
+    built = _build(context, name)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for filename, adapter in PACKAGE_FILES:
+            text = (edl_text(built, context.timeline) if adapter == "cmx_3600"
+                    else otio.adapters.write_to_string(built, adapter_name=adapter))
+            archive.writestr(filename, text)
+        for position, (inside, path) in enumerate(sorted(files.items())):
+            if context.cancel():
+                from studio.timeline import ExportCancelled
+
+                raise ExportCancelled("export cancelled")
+            context.progress(position, len(files), f"packing {inside}")
+            archive.write(path, inside, compress_type=zipfile.ZIP_STORED)
 
 
 EXPORTERS = (
     Exporter("otio", "board.otio", _writer("otio_json"), "OpenTimelineIO timeline", rank=20),
     Exporter("edl", "board.edl", _writer("cmx_3600"), "CMX 3600 EDL", rank=30),
     Exporter("fcpxml", "board.xml", _writer("fcp_xml"), "Final Cut Pro 7 XML", rank=40),
+    Exporter("package", "board-package.zip", write_package,
+             "the edit (OTIO, FCP7 XML, EDL) with every media file it names, in one zip", rank=45),
 )

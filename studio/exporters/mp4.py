@@ -206,6 +206,8 @@ def _audio_args(timeline: Timeline) -> list[str]:
     total = round(Fraction(timeline.total_frames) / rate * AUDIO_RATE)
     delay = round(Fraction(audio.offset) / rate * AUDIO_RATE)
     chain = [f"aresample={AUDIO_RATE}"]
+    if audio.level:
+        chain.append(f"volume={audio.level:g}dB")
     if delay:
         chain.append(f"adelay=delays={delay}S:all=1")
     chain += ["apad", f"atrim=end_sample={total}"]

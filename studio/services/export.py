@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import os
@@ -24,6 +25,7 @@ from studio.common import Progress, atomic_write, check_fit, no_progress, shown
 from studio.exporters import pdf, registry
 from studio.exporters.base import ExportContext
 from studio.media import MediaError, ProbeCache
+from studio.services.slates import SLATE_DIR, slate_clips
 from studio.services.takes import attach_media, read_sidecar
 from studio.storage import Project
 from studio.timeline import BURN_INS, ExportCancelled, Style, Timeline, TimelineError, build_timeline
@@ -51,6 +53,8 @@ class ExportOptions:
     preview_width: int = 480
     watermark: str | None = None
     """Watermark line; None means "<project title>  <today's date>"."""
+    include_audio: bool = True
+    """Carry the scratch track (MP4 sound, the audio track of edit exports and packages)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "burn_ins", frozenset(self.burn_ins))
@@ -60,6 +64,8 @@ class ExportOptions:
         if self.per_page not in pdf.LAYOUTS:
             raise ExportError(f"per_page must be one of {sorted(pdf.LAYOUTS)}, got {shown(self.per_page)}")
         check_fit(self.fit, ExportError)
+        if not isinstance(self.include_audio, bool):
+            raise ExportError(f"include_audio must be true or false, got {shown(self.include_audio)}")
         if (isinstance(self.preview_width, bool) or not isinstance(self.preview_width, int)
                 or not 16 <= self.preview_width <= 4096):
             raise ExportError(f"preview_width must be 16..4096 pixels, got {shown(self.preview_width)}")
@@ -150,6 +156,8 @@ def export_board(
     is_cancelled = (lambda: cancel.is_set()) if cancel is not None else (lambda: False)
     try:
         timeline = load_timeline(project, options.use_slates)
+        if timeline.audio is not None and (timeline.audio.muted or not options.include_audio):
+            timeline = dataclasses.replace(timeline, audio=None, audio_path=None)
         for warning in timeline.warnings:
             (warn or (lambda message: None))(warning)
         watermark = options.watermark if options.watermark is not None else f"{timeline.title}  {_dt.date.today().isoformat()}"
@@ -160,7 +168,8 @@ def export_board(
             date=_dt.date.today().isoformat(), per_page=options.per_page, preview_width=options.preview_width,
             sidecars=functools.cache(lambda: _sidecars(project, timeline)),
             stills=functools.cache(lambda: _still_frames(timeline, options.fit, is_cancelled)),
-            progress=report, cancel=is_cancelled,
+            progress=report, cancel=is_cancelled, root=project.root,
+            slates=functools.cache(lambda: slate_clips(timeline, project.resolve(f"exports/{SLATE_DIR}", "slates"))),
         )
         with atomic_write(out) as partial:
             registry()[fmt].write(context, partial)
