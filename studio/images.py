@@ -187,6 +187,7 @@ def load_rgb(
     *,
     max_side: int | None = MAX_SIDE,
     limiter: DecodeLimiter | None = None,
+    min_side: int = MIN_SIDE,
 ) -> np.ndarray:
     """Decode an image file or bytes to RGB uint8 (H, W, 3), refusing anything unsafe or unusable.
 
@@ -202,8 +203,8 @@ def load_rgb(
                     f"{name}: {width}x{height} is {width * height / 1e6:.0f} megapixels, more than the "
                     f"{max_pixels / 1e6:.0f} megapixel limit (refused before decoding: possible decompression bomb)"
                 )
-            if min(width, height) < MIN_SIDE:
-                raise ImageError(f"{name}: {width}x{height} is too small; keyframes need at least {MIN_SIDE} pixels on each side")
+            if min(width, height) < min_side:
+                raise ImageError(f"{name}: {width}x{height} is too small; keyframes need at least {min_side} pixels on each side")
             if image.mode not in MODE_BYTES:
                 raise ImageError(f"{name}: unsupported image mode {image.mode!r} (refused before decoding)")
             image.seek(0)  # first frame of an animation
@@ -229,6 +230,21 @@ def load_rgb(
         ) from None
     except (OSError, SyntaxError, EOFError, ValueError, IndexError, struct.error) as error:
         raise ImageError(f"{name}: truncated or corrupt image ({error})") from None
+
+
+def load_rgba(source: Path | bytes, *, max_side: int | None = MAX_SIDE,
+              limiter: DecodeLimiter | None = None, min_side: int = MIN_SIDE) -> np.ndarray:
+    """Decode an image keeping its transparency: straight RGBA uint8 (H, W, 4), for the layers of
+    a drawn panel. Every check and bound of :func:`load_rgb` applies (it does the decoding): the
+    picture over black is the premultiplied colour and over white differs from it by exactly
+    ``255 - alpha``, so two composites give the alpha back without a second decoder."""
+    data, _ = _read_bytes(source, MAX_BYTES)
+    options = {"max_side": max_side, "limiter": limiter, "min_side": min_side}
+    over_black = load_rgb(data, background=(0, 0, 0), **options).astype(np.int32)
+    over_white = load_rgb(data, background=(255, 255, 255), **options).astype(np.int32)
+    alpha = np.clip(255 - (over_white - over_black).max(axis=2), 0, 255)
+    rgb = np.where(alpha[..., None] > 0, (over_black * 255 + alpha[..., None] // 2) // np.maximum(alpha[..., None], 1), 0)
+    return np.ascontiguousarray(np.dstack([np.clip(rgb, 0, 255), alpha]).astype(np.uint8))
 
 
 def decode_cost(width: int, height: int, mode: str, factor: int = 1) -> int:

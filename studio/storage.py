@@ -198,6 +198,9 @@ class Project:
         for index, shot in enumerate(board.shots):
             for keyframe in shot.keyframes:
                 self.resolve(keyframe.path, f"shots[{index}].keyframes")
+            for panel in shot.panels:
+                for path in (panel.flat, *(layer.path for layer in panel.layers)):
+                    self.resolve(path, f"shots[{index}].panels")
             for take in shot.takes:
                 self.resolve(take.path, f"shots[{index}].takes")
         if board.audio is not None:
