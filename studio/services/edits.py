@@ -15,6 +15,7 @@ guards are one step.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
@@ -281,6 +282,29 @@ def set_audio(project: Project, source: Path | None, actor: str = "", offset: in
     relative = project.import_audio(Path(source)) if source is not None else None
     track = AudioTrack(path=relative, offset=offset) if relative else None
     return _edit(project, lambda board: board.replace(audio=track), actor, "scratch audio")
+
+
+AUDIO_FIELDS = ("offset", "level", "muted", "fade_out")
+
+
+def patch_audio(project: Project, changes: Mapping[str, Any], base_revision: int | None = None,
+                actor: str = "") -> Board:
+    """Change the scratch track's offset (frames), level (dB), muted or fade_out, based on
+    ``base_revision`` like any patch (refused when the track changed since)."""
+    if not isinstance(changes, Mapping) or not changes:
+        raise FieldError("changes", f"must name at least one of {', '.join(AUDIO_FIELDS)}")
+    unknown = sorted(set(changes) - set(AUDIO_FIELDS))
+    if unknown:
+        raise FieldError(unknown[0], f"is not a scratch track setting; use {', '.join(AUDIO_FIELDS)}")
+
+    def edit(board: Board) -> Board:
+        if board.audio is None:
+            raise FieldError("audio", "the board has no scratch track; add one first")
+        _check_base(project, board, base_revision, {name: "board.audio" for name in changes},
+                    lambda: {name: getattr(board.audio, name) for name in changes})
+        return board.replace(audio=dataclasses.replace(board.audio, **dict(changes)))
+
+    return _edit(project, edit, actor, f"scratch audio {', '.join(sorted(changes))}")
 
 
 # --------------------------------------------------------------------------------------------
