@@ -9,6 +9,7 @@
     studio models list | download ID
     studio export DIR --format FMT [--out FILE] [...]
     studio import-script DIR FILE [--granularity scene|action|exchange] [--cap N] [--dry-run]
+    studio import-edit DIR FILE.otio|.xml|.edl [--dry-run]
     studio panel DIR SHOT FILE [--role first|mid|last] / studio panel DIR SHOT --export FILE.ora|.psd
     studio serve [--project DIR] [--port N] [...]
 
@@ -26,11 +27,11 @@ import sys
 from typing import Sequence
 
 from studio.board import BoardError
-from studio.cli import export, models, panel, project, render, script, serve
+from studio.cli import export, models, panel, project, recut, render, script, serve
 from studio.cli.errors import CommandError
 from studio.storage import ProjectError
 
-GROUPS = (project, render, models, export, script, panel, serve)
+GROUPS = (project, render, models, export, script, recut, panel, serve)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,11 +15,12 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from studio.backends import BackendCache, check_backend_name
 from studio.board import Board, Shot, Take
 from studio.board_codec import shot_to_dict
+from studio.common import Progress
 from studio.services.access import EDITOR, VIEWER, Access, AccessDenied, Opened, Who
 from studio.services.fields import FieldError
 from studio.services.jobs import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobQueue, JobView,
@@ -247,12 +248,14 @@ class StudioServices:
         self.jobs.dismiss(who.actor, job_id)
 
     # -- export --------------------------------------------------------------------------
-    def export(self, project: Project, fmt: str, warn: Callable[[str], None] | None = None) -> Path:
+    def export(self, project: Project, fmt: str, warn: Callable[[str], None] | None = None,
+               options: Mapping[str, Any] | None = None, progress: Progress | None = None) -> Path:
         """One export file in the project's exports folder (the export service names it);
-        ``warn`` hears what the export adjusted (takes conformed, slates shown)."""
-        from studio.services.export import ExportOptions, export_board
+        ``warn`` hears what the export adjusted (takes conformed, slates shown); ``options`` as
+        export.options_from takes them (burn_ins, per_page, fit, watermark, include_audio...)."""
+        from studio.services.export import export_board, options_from
 
-        return Path(export_board(project, fmt, None, ExportOptions(), warn=warn))
+        return Path(export_board(project, fmt, None, options_from(options), progress=progress, warn=warn))
 
     def close(self) -> None:
         self.jobs.close()

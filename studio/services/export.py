@@ -71,6 +71,26 @@ class ExportOptions:
             raise ExportError(f"preview_width must be 16..4096 pixels, got {shown(self.preview_width)}")
 
 
+OPTION_NAMES = ("burn_ins", "use_slates", "per_page", "fit", "watermark", "include_audio", "preview_width")
+
+
+def options_from(values: Mapping[str, Any] | None) -> ExportOptions:
+    """ExportOptions from plain values (the HTTP API's and the UI's): ``burn_ins`` a list or
+    "all"; an unknown key is refused by name rather than ignored."""
+    values = dict(values or {})
+    unknown = sorted(set(values) - set(OPTION_NAMES))
+    if unknown:
+        raise ExportError(f"unknown export option {shown(unknown[0])}; choose from {', '.join(OPTION_NAMES)}")
+    burn_ins = values.pop("burn_ins", ())
+    if burn_ins == "all":
+        burn_ins = BURN_INS
+    if isinstance(burn_ins, str) or not isinstance(burn_ins, (list, tuple, set, frozenset)):
+        raise ExportError(f"burn_ins must be a list of {', '.join(BURN_INS)} or \"all\", got {shown(burn_ins)}")
+    if "watermark" in values and values["watermark"] is not None and not isinstance(values["watermark"], str):
+        raise ExportError(f"watermark must be text, got {shown(values['watermark'])}")
+    return ExportOptions(burn_ins=frozenset(burn_ins), **values)
+
+
 def default_path(project: Project, fmt: str) -> Path:
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"unknown export format {shown(fmt)}; choose from {', '.join(EXPORT_FORMATS)}")

@@ -244,12 +244,52 @@ def register(services: StudioServices, media: MediaCache) -> None:
                   {"concurrency_id": "edit", "concurrency_limit": 4})
         gr.api(guarded(fn), api_name=fn.__name__, **limits)
 
+    def timeline(project: str, request: gr.Request = None) -> dict:
+        """The cut in frames: each shot's start, length, trims and incoming transition, dialogue,
+        and the scratch track (offset, level in dB, muted, one waveform peak per frame)."""
+        from studio.services.track import track_data
+
+        p = opened(project, request, VIEWER).project
+        return track_data(p, services.board(p))
+
+    def patch_audio(project: str, changes: dict, base_revision: int = -1, request: gr.Request = None) -> dict:
+        """Change the scratch track: offset (frames), level (dB, -60..12), muted, fade_out (frames);
+        refused with a conflict if it changed since ``base_revision``. ``{"remove": true}`` removes
+        the track (undo brings it back). Returns {"revision", "audio"}."""
+        p = opened(project, request).project
+        if dict(changes or {}) == {"remove": True}:
+            board = edits.set_audio(p, None, _owner(request))
+        else:
+            board = edits.patch_audio(p, changes, None if base_revision < 0 else base_revision, _owner(request))
+        return {"revision": board.revision, "audio": _public(board_to_dict(board)["audio"])}
+
+    def import_edit(project: str, name: str, text: str, dry_run: bool = True, base_revision: int = -1,
+                    request: gr.Request = None) -> dict:
+        """Read back a re-cut (``name`` ends .otio, .xml or .edl; ``text`` its content): the list of
+        changes (trims, order, removed shots, transitions), unmatched clips and problems, and unless
+        dry_run applies them as one undoable edit (refused if the board changed since
+        ``base_revision`` in a way that changes the list). Returns the list and the ``revision``."""
+        from studio.services.recut import RecutError
+        from studio.services.recut import import_edit as run_import
+
+        p = opened(project, request, VIEWER if dry_run else EDITOR).project
+        try:
+            result = run_import(p, text.encode("utf-8"), name, _owner(request), dry_run,
+                                None if base_revision < 0 else base_revision)
+        except RecutError as error:
+            raise gr.Error(f"{name}: {error}; the board is unchanged") from None
+        return {**result.plan.to_json(), "revision": None if result.board is None else result.board.revision}
+
+    for fn in (timeline, patch_audio, import_edit):
+        gr.api(guarded(fn), api_name=fn.__name__, concurrency_id="edit", concurrency_limit=4)
+
     with gr.Column(visible=False):
         project_in = gr.Textbox(label="project")
         shot_in = gr.Textbox(label="shot_id")
         role_in = gr.Textbox(label="role")
         frame_in = gr.Number(label="frame", precision=0)
         format_in = gr.Textbox(label="fmt")
+        options_in = gr.JSON({}, label="options")
         file_in = gr.File(label="file", type="filepath")
         file_out = gr.File(label="file")
         revision_out = gr.Number(label="revision", precision=0)
@@ -257,14 +297,17 @@ def register(services: StudioServices, media: MediaCache) -> None:
         keyframe_trigger = gr.Button("upload_keyframe", visible=False)
         audio_trigger = gr.Button("upload_audio", visible=False)
 
-    def export(project: str, fmt: str, request: gr.Request) -> str:
-        """Export the board in one format (editors and the owner); the client downloads the file."""
+    def export(project: str, fmt: str, options: dict, request: gr.Request) -> str:
+        """Export the board in one format (editors and the owner); the client downloads the file.
+        ``options`` (all optional): burn_ins (list of shot, camera, take, timecode, dialogue,
+        watermark, or "all"), watermark (text), per_page (2, 4, 6), fit (cover, letterbox),
+        include_audio, use_slates, preview_width."""
         try:
-            return media.publish(services.export(opened(project, request).project, fmt.strip()))
+            return media.publish(services.export(opened(project, request).project, fmt.strip(), options=options or {}))
         except Exception as error:  # noqa: BLE001 - every export failure goes back as a message
             raise gr.Error(str(error)) from None
 
-    export_trigger.click(export, [project_in, format_in], [file_out], api_name="export",
+    export_trigger.click(export, [project_in, format_in, options_in], [file_out], api_name="export",
                          concurrency_id="export", concurrency_limit=2)
 
     def upload_keyframe(project: str, shot_id: str, role: str, frame: float, file: str,
