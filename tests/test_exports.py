@@ -172,7 +172,7 @@ def test_bad_inputs_give_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="is a folder"):
         export_board(project, "csv", out=tmp_path)
     with pytest.raises(ExportError, match="unknown export format"):
-        export_board(project, "gif")
+        export_board(project, "webm")
 
 
 def test_two_exports_to_one_name_at_once_give_whole_files(tmp_path: Path) -> None:
