@@ -225,8 +225,13 @@ def camera_path(
     num_frames: int,
     seed: int = 0,
     fps: float = DEFAULT_FPS,
+    start: tuple[float, ...] | None = None,
 ) -> CameraPath:
-    """Per-frame camera parameters for a shot's (combined) moves."""
+    """Per-frame camera parameters for a shot's (combined) moves.
+
+    ``start`` (seven numbers, PARAMS order) continues a previous shot's camera from its end pose:
+    the move is added to it, relative to the move's own first frame, so frame 0 is exactly
+    ``start`` (handheld noise included) and the cut is a frame match."""
     if isinstance(moves, CameraMove):
         moves = (moves,)
     moves = tuple(_check_move(m) for m in moves)
@@ -253,6 +258,12 @@ def camera_path(
         params[:, :6] += p[:, :6]
         focal *= p[:, 6]
     params[:, 6] = focal
+    if start is not None:
+        pose = np.asarray(start, dtype=np.float64)
+        if pose.shape != (len(PARAMS),) or not np.all(np.isfinite(pose)) or pose[6] <= 0:
+            raise CameraError(f"a start pose is {len(PARAMS)} finite numbers ({', '.join(PARAMS)}), got {start!r}")
+        params[:, :6] += pose[:6] - params[0, :6]
+        params[:, 6] *= pose[6] / params[0, 6]
     return CameraPath(moves=moves, num_frames=num_frames, seed=int(seed), fps=rate, params=params)
 
 
@@ -274,8 +285,13 @@ def base_focal(width: int, height: int) -> float:
     return (max(width, height) / 2.0) / math.tan(math.radians(BASE_FOV_DEG) / 2.0)
 
 
-def plane_homographies(path: CameraPath, width: int, height: int) -> np.ndarray:
-    """(T, 3, 3) maps from an output pixel to the pixel of the resting view (no fit, no overscan)."""
+def plane_homographies(path: CameraPath, width: int, height: int, depth: float = 1.0) -> np.ndarray:
+    """(T, 3, 3) maps from an output pixel to the pixel of the resting view (no fit, no overscan)
+    of a plane at ``depth`` (keyframe-plane distances). The plane fills the resting view whatever
+    its depth, so ``H_d = K' R (I - C n^T / d) K^-1``: translations move a near plane more
+    (parallax ~ 1/d), rotations and focal changes move every plane alike."""
+    if isinstance(depth, bool) or not isinstance(depth, (int, float)) or not (math.isfinite(depth) and depth > 0):
+        raise CameraError(f"a plane's depth must be a positive number, got {depth!r}")
     f = base_focal(width, height)
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
     k_inv = np.linalg.inv(np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]]))
@@ -284,7 +300,10 @@ def plane_homographies(path: CameraPath, width: int, height: int) -> np.ndarray:
     for index, (yaw, pitch, roll, tx, ty, tz, focal) in enumerate(path.params):
         k_frame = np.array([[f * focal, 0, cx], [0, f * focal, cy], [0, 0, 1.0]])
         rotation = _rotation(yaw, pitch, roll).T  # world -> camera
-        centre = np.array([[tx], [-ty], [tz]])
+        if tz >= 0.98 * depth:
+            raise CameraError(f"frame {index}: the camera reaches the plane at depth {depth:g} (it has moved "
+                              f"{tz:.3g} forward); reduce the dolly or set that layer further away")
+        centre = np.array([[tx], [-ty], [tz]]) / depth
         forward = k_frame @ rotation @ (np.eye(3) - centre @ n) @ k_inv
         out[index] = np.linalg.inv(forward)
     corners = np.concatenate([frame_corners(width, height), np.ones((4, 1))], axis=1).T
@@ -343,12 +362,7 @@ def compute_overscan(
     points = _apply(plane, frame_corners(out_w, out_h)).reshape(-1, 2)
     centre = np.array([(out_w - 1) / 2.0, (out_h - 1) / 2.0])
     rel = points - centre
-    fit_inv = np.linalg.inv(fit_matrix(out_w, out_h, src_w, src_h, fit))
-    if fit == "cover":  # the whole source is picture: use what lies outside the cover crop too
-        lo = (fit_inv @ np.array([0.0, 0.0, 1.0]))[:2]
-        hi = (fit_inv @ np.array([src_w - 1.0, src_h - 1.0, 1.0]))[:2]
-    else:  # letterbox: the padded canvas (bars included) is the picture
-        lo, hi = np.zeros(2), np.array([out_w - 1.0, out_h - 1.0])
+    lo, hi = _picture_bounds(out_w, out_h, src_w, src_h, fit)
     span = rel.max(axis=0) - rel.min(axis=0)
     room = hi - lo  # zero for a 1-pixel-wide source: uniform along that axis, nothing to keep inside
     limits = np.where((span > 1e-12) & (room > 0), room / np.maximum(span, 1e-12), np.inf)
@@ -359,39 +373,91 @@ def compute_overscan(
     return Overscan(scale=1.0 / shrink, shift_x=float(shift[0]), shift_y=float(shift[1]))
 
 
+def _picture_bounds(out_w: int, out_h: int, src_w: int, src_h: int, fit: str) -> tuple[np.ndarray, np.ndarray]:
+    """Where the picture lies in fitted output pixels (before the overscan): low and high corners."""
+    fit_inv = np.linalg.inv(fit_matrix(out_w, out_h, src_w, src_h, fit))
+    if fit == "cover":  # the whole source is picture: use what lies outside the cover crop too
+        lo = (fit_inv @ np.array([0.0, 0.0, 1.0]))[:2]
+        hi = (fit_inv @ np.array([src_w - 1.0, src_h - 1.0, 1.0]))[:2]
+    else:  # letterbox: the padded canvas (bars included) is the picture
+        lo, hi = np.zeros(2), np.array([out_w - 1.0, out_h - 1.0])
+    return lo, hi
+
+
+def ramp_overscan(
+    plane: np.ndarray, out_w: int, out_h: int, src_w: int, src_h: int, start: Overscan, fit: str = "cover",
+) -> list[Overscan]:
+    """Per-frame overscans that begin exactly at ``start`` (the framing a continuity cut must
+    match) and magnify only as much, and as late, as the move needs to keep every frame covered.
+
+    ``plane`` is (T, 3, 3) or (P, T, 3, 3) for several planes (layers) that must all cover. The
+    view stays centred where ``start`` put it (shifting it instead would cancel the camera's own
+    travel across the plate); the magnification that covers the whole shot from there is the
+    target. Covering overscans form a convex set, so a blend ``w`` of start and target covers a
+    frame from some ``w_min`` on; the blend used is the running maximum of ``w_min``."""
+    planes = plane.reshape(-1, *plane.shape[-3:])
+    lo, hi = _picture_bounds(out_w, out_h, src_w, src_h, fit)
+    centre = np.array([(out_w - 1) / 2.0, (out_h - 1) / 2.0])
+    corners = frame_corners(out_w, out_h)
+    shift0 = shift1 = np.array([start.shift_x, start.shift_y])
+    rel_all = _apply(planes.reshape(-1, 3, 3), corners).reshape(-1, 2) - centre
+    room_high, room_low = hi - centre - shift0, lo - centre - shift0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        limits = np.where(rel_all > 1e-12, room_high / rel_all, np.where(rel_all < -1e-12, room_low / rel_all, np.inf))
+    shrink0 = 1.0 / start.scale
+    shrink1 = float(min(shrink0, np.min(limits)))
+    if not shrink1 > 0:
+        raise CameraError("the continued move leaves the plate: the previous shot ends at its edge")
+    blends, reached = [], 0.0
+    for frame in range(planes.shape[1]):
+        rel = _apply(planes[:, frame], corners).reshape(-1, 2) - centre
+        a = centre + shrink0 * rel + shift0
+        b = (shrink1 - shrink0) * rel + (shift1 - shift0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            need = np.where(b > 1e-12, (lo - a) / b, np.where(b < -1e-12, (hi - a) / b, -np.inf))
+        reached = max(reached, float(np.clip(np.max(need, initial=0.0), 0.0, 1.0)))
+        blends.append(reached)
+    return [Overscan(scale=1.0 / (shrink0 + (shrink1 - shrink0) * w), shift_x=float(shift0[0] + (shift1[0] - shift0[0]) * w),
+                     shift_y=float(shift0[1] + (shift1[1] - shift0[1]) * w)) for w in blends]
+
+
 def homographies(
     path: CameraPath,
     out_w: int,
     out_h: int,
     src_w: int,
     src_h: int,
-    overscan: bool | Overscan = True,
+    overscan: bool | Overscan | list[Overscan] = True,
     fit: str = "cover",
+    depth: float = 1.0,
 ) -> tuple[np.ndarray, Overscan]:
-    """(T, 3, 3) maps from OUTPUT pixel to KEYFRAME pixel for every frame, and the overscan used.
+    """(T, 3, 3) maps from OUTPUT pixel to KEYFRAME pixel for every frame, and the overscan used
+    (the last frame's, when there is one per frame).
 
     ``overscan`` True computes the smallest one for this path; False uses none (borders may show);
-    an :class:`Overscan` value reuses one (e.g. the same framing for a first and a last keyframe).
+    an :class:`Overscan` value reuses one (e.g. the same framing for a first and a last keyframe);
+    a list gives one per frame (see :func:`ramp_overscan`). ``depth``: the plane's distance.
     """
     for name, value in (("out_w", out_w), ("out_h", out_h), ("src_w", src_w), ("src_h", src_h)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise CameraError(f"{name} must be a positive number of pixels, got {value!r}")
-    plane = plane_homographies(path, out_w, out_h)
+    plane = plane_homographies(path, out_w, out_h, depth)
     if overscan is True:
-        used = compute_overscan(plane, out_w, out_h, src_w, src_h, fit)
+        used = [compute_overscan(plane, out_w, out_h, src_w, src_h, fit)]
     elif overscan is False:
-        used = Overscan(1.0, 0.0, 0.0)
+        used = [Overscan(1.0, 0.0, 0.0)]
+    elif isinstance(overscan, Overscan):
+        used = [overscan]
     else:
-        used = overscan
+        used = list(overscan)
+        if len(used) != path.num_frames:
+            raise CameraError(f"{len(used)} overscans for {path.num_frames} frames")
     cx, cy = (out_w - 1) / 2.0, (out_h - 1) / 2.0
-    shrink = 1.0 / used.scale
-    zoom = np.array([
-        [shrink, 0, cx - shrink * cx + used.shift_x],
-        [0, shrink, cy - shrink * cy + used.shift_y],
-        [0, 0, 1.0],
-    ])
+    zoom = np.array([[[1.0 / o.scale, 0, cx - cx / o.scale + o.shift_x],
+                      [0, 1.0 / o.scale, cy - cy / o.scale + o.shift_y],
+                      [0, 0, 1.0]] for o in used])
     full = fit_matrix(out_w, out_h, src_w, src_h, fit) @ zoom @ plane
-    return full / full[:, 2:3, 2:3], used
+    return full / full[:, 2:3, 2:3], used[-1]
 
 
 def local_scale(h: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -18,12 +18,24 @@ How a frame is made:
 3. Several keyframes (first, mid, last; the previous shot's last frame for continuity) are
    cross-dissolved under the same camera: the dissolve between two keyframes is centred
    between their frames and lasts ``dissolve`` (default half) of the gap.
-4. With no keyframe at all, a slate is drawn (title, prompt, camera move; studio.slate) over a
+4. A drawn panel (a keyframe with layers) is filmed as planes, one per layer at its depth
+   (camera.plane_homographies): composited back to front (premultiplied "over", paper white
+   under a transparent back layer), sharing one overscan that keeps the edge of every opaque or
+   edge-touching layer out of every frame, so the panel is framed as drawn and a truck or dolly
+   past it has parallax ~ 1/depth.
+5. Continuity: after an animatic take the camera starts at that take's end pose over the same
+   plate (request.continuation), its overscan starting at the end framing and growing only as
+   the move needs (camera.ramp_overscan); after any other take the last frame is the plate, framed
+   1:1 at the rest pose. Either way the first frame is the previous last frame; a frame that shows
+   a picture 1:1 copies it (no resampling).
+6. With no keyframe at all, a slate is drawn (title, prompt, camera move; studio.slate) over a
    textured grid, so the camera's motion reads clearly. Its metadata says ``source: "slate"``;
    the shot number is drawn at export, so it is always the shot's current one.
 
-Frames are warped in batches on a thread pool (OpenCV releases the GIL), the progress
-callback runs after each batch and cancel is checked before each one.
+Frames are warped in batches on a thread pool (OpenCV releases the GIL) and streamed
+(:meth:`AnimaticBackend.stream`): a caller takes them one by one straight into the encoder, with
+only the batches in flight in memory. The progress callback runs after each batch and cancel is
+checked before each frame.
 """
 
 from __future__ import annotations
@@ -33,15 +45,18 @@ import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
 
 from studio.backends.base import (
-    Clip, GenerationCancelled, GenerationError, KeyframeImage, ShotRequest,
+    Clip, ClipStream, GenerationCancelled, GenerationError, KeyframeImage, ShotRequest,
 )
-from studio.camera import CameraError, CameraPath, camera_path, describe, homographies, local_scale
+from studio.camera import (
+    CameraError, CameraPath, Overscan, camera_path, compute_overscan, describe, homographies, local_scale,
+    plane_homographies, ramp_overscan,
+)
 from studio.common import Progress, check_fit, shown
 from studio.slate import SLATE_NUMBER_AT_EXPORT, SlateText, draw_slate
 
@@ -55,6 +70,13 @@ DEFAULT_DISSOLVE = 0.5
 OPTIONS: tuple[str, ...] = ("fit", "dissolve")
 """request.options this backend reads; others (meant for model backends) are listed as ignored."""
 INTERPOLATION = "bilinear from a 2x band-limited pyramid (quarter-octave levels)"
+EXACT = 1 << 20
+"""The level key of a picture at its own size, for frames that show it pixel for pixel (no
+resampling blur: a still or a continuity cut's first frame is the picture itself)."""
+REST_POSE = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
+"""The camera at rest (camera.PARAMS): where a shot continuing from a last frame starts."""
+PAPER = (255, 255, 255, 255)
+"""What shows through where a drawn panel's back layer is transparent (as when it is flattened)."""
 
 
 def _workers() -> int:
@@ -69,11 +91,22 @@ def _workers() -> int:
 
 
 @dataclass(frozen=True)
-class _Source:
-    """One picture the camera films: the image and its per-frame homographies to it."""
+class _Plane:
+    """One plane the camera films: an opaque RGB picture, or a layer as premultiplied RGBA (its
+    opacity applied), with its per-frame homographies from output pixel to picture pixel."""
 
     image: np.ndarray
     homographies: np.ndarray
+    opaque: bool
+    depth: float = 1.0
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One picture pinned to the shot (a keyframe, a drawn panel, the continuity plate): its
+    planes back to front."""
+
+    planes: tuple[_Plane, ...]
     label: str
 
 
@@ -83,7 +116,8 @@ def _level_key(density: float) -> int:
 
 
 def _build_level(image: np.ndarray, key: int) -> np.ndarray:
-    """The image band-limited to ``2**(key/steps)`` of its size, then upsampled 2x."""
+    """The image band-limited to ``2**(key/steps)`` of its size, then upsampled 2x (RGBA: a
+    layer is premultiplied, so averaging never darkens its edges)."""
     band = 2.0 ** (key / LEVEL_STEPS_PER_OCTAVE)
     height, width = image.shape[:2]
     scale = min(2.0 * band, math.sqrt(MAX_LEVEL_PIXELS / (width * height)))
@@ -94,8 +128,11 @@ def _build_level(image: np.ndarray, key: int) -> np.ndarray:
         small = image
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     interpolation = cv2.INTER_AREA if size[0] < small.shape[1] else cv2.INTER_CUBIC
+    level = cv2.resize(small, size, interpolation=interpolation)
+    if level.shape[2] == 4:
+        return level
     # four channels: OpenCV's vectorised bilinear warp is ~2.5x faster on RGBA than on RGB
-    return cv2.cvtColor(cv2.resize(small, size, interpolation=interpolation), cv2.COLOR_RGB2RGBA)
+    return cv2.cvtColor(level, cv2.COLOR_RGB2RGBA)
 
 
 def _to_level(homography: np.ndarray, image: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -106,94 +143,136 @@ def _to_level(homography: np.ndarray, image: np.ndarray, level: np.ndarray) -> n
     return scale @ homography
 
 
+_Entry = tuple[tuple[int, int, int], np.ndarray, bool]
+"""(level key, map into that level, opaque) for one plane of one frame."""
+
+
 class _Warper:
-    """Warps sources into preallocated frames; one instance per generate() call."""
+    """Warps and composites sources into frames; one instance per generate() call."""
 
     def __init__(self, sources: list[_Source], weights: np.ndarray, width: int, height: int) -> None:
         self.sources = sources
         self.weights = weights  # (T, S)
         self.width, self.height = width, height
-        self.levels: dict[tuple[int, int], np.ndarray] = {}
-        self.plan: list[list[tuple[tuple[int, int], float, np.ndarray]]] = []
+        self.levels: dict[tuple[int, int, int], np.ndarray] = {}
+        self.plan: list[list[tuple[float, list[_Entry]]]] = []
 
     def prepare(self, cancel: threading.Event, pool: ThreadPoolExecutor) -> None:
-        """Build every level the shot needs (in parallel) and each frame's (level, weight, map) list."""
-        keys = [[_level_key(d) for d in local_scale(source.homographies, self.width, self.height)]
-                for source in self.sources]
-        needed = sorted({(index, keys[index][frame])
-                         for frame in range(self.weights.shape[0])
-                         for index in range(len(self.sources)) if self.weights[frame, index] > 0.0})
+        """Build every level the shot needs (in parallel) and each frame's plan: per source its
+        weight and, per plane back to front, (level, map)."""
+        keys = {(s, p): [_level_key(d) for d in local_scale(plane.homographies, self.width, self.height)]
+                for s, source in enumerate(self.sources) for p, plane in enumerate(source.planes)}
+        frames = range(self.weights.shape[0])
+        needed = sorted({(s, p, keys[(s, p)][frame]) for frame in frames
+                         for s, source in enumerate(self.sources) if self.weights[frame, s] > 0.0
+                         for p in range(len(source.planes))})
         if cancel.is_set():
             raise GenerationCancelled("cancelled while preparing the keyframes")
-        built = pool.map(lambda key: _build_level(self.sources[key[0]].image, key[1]), needed)
+        built = pool.map(lambda key: _build_level(self.sources[key[0]].planes[key[1]].image, key[2]), needed)
         self.levels = dict(zip(needed, built))
         if cancel.is_set():
             raise GenerationCancelled("cancelled while preparing the keyframes")
-        for frame in range(self.weights.shape[0]):
+        for (s, p), frame_keys in keys.items():  # a frame that shows a picture 1:1 copies it exactly
+            plane = self.sources[s].planes[p]
+            if plane.image.shape[:2] == (self.height, self.width):
+                for frame in frames:
+                    if np.allclose(plane.homographies[frame], np.eye(3), atol=1e-9) and self.weights[frame, s] > 0:
+                        frame_keys[frame] = EXACT
+                        if (s, p, EXACT) not in self.levels:
+                            image = plane.image
+                            self.levels[(s, p, EXACT)] = image if image.shape[2] == 4 else cv2.cvtColor(image, cv2.COLOR_RGB2RGBA)
+        for frame in frames:
             self.plan.append([
-                ((index, keys[index][frame]), float(self.weights[frame, index]),
-                 _to_level(source.homographies[frame], source.image, self.levels[(index, keys[index][frame])]))
-                for index, source in enumerate(self.sources) if self.weights[frame, index] > 0.0
+                (float(self.weights[frame, s]), [
+                    ((s, p, keys[(s, p)][frame]),
+                     _to_level(plane.homographies[frame], plane.image, self.levels[(s, p, keys[(s, p)][frame])]),
+                     plane.opaque)
+                    for p, plane in enumerate(source.planes)])
+                for s, source in enumerate(self.sources) if self.weights[frame, s] > 0.0
             ])
 
-    def _warp(self, level: np.ndarray, matrix: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    def _warp(self, level: np.ndarray, matrix: np.ndarray, dst: np.ndarray, opaque: bool = True) -> np.ndarray:
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        # an opaque picture's edge is never in frame (overscan); a layer's outside is transparent
+        border = cv2.BORDER_REPLICATE if opaque else cv2.BORDER_CONSTANT
         if abs(matrix[2, 0]) < 1e-12 and abs(matrix[2, 1]) < 1e-12:  # affine: a cheaper warp
             return cv2.warpAffine(level, matrix[:2] / matrix[2, 2], (self.width, self.height), dst=dst,
-                                  flags=flags, borderMode=cv2.BORDER_REPLICATE)
+                                  flags=flags, borderMode=border, borderValue=0)
         return cv2.warpPerspective(level, matrix, (self.width, self.height), dst=dst,
-                                   flags=flags, borderMode=cv2.BORDER_REPLICATE)
+                                   flags=flags, borderMode=border, borderValue=0)
+
+    def _composite(self, entries: list[_Entry], out: np.ndarray, scratch: np.ndarray) -> None:
+        """The planes of one source, back to front, into ``out`` (RGBA; its alpha is unused):
+        premultiplied "over", in 8-bit OpenCV arithmetic (exact to rounding, and fast)."""
+        for index, (key, matrix, opaque) in enumerate(entries):
+            if index == 0:
+                if opaque:
+                    self._warp(self.levels[key], matrix, out)
+                    continue
+                out[:] = PAPER
+            self._warp(self.levels[key], matrix, scratch, opaque)
+            keep = cv2.cvtColor(cv2.bitwise_not(cv2.extractChannel(scratch, 3)), cv2.COLOR_GRAY2RGBA)
+            cv2.multiply(out, keep, dst=out, scale=1.0 / 255.0)
+            cv2.add(out, scratch, dst=out)
 
     def warp_batch(self, frames: np.ndarray, start: int, stop: int, cancel: threading.Event) -> None:
-        """Fill ``frames[start:stop]`` (one worker's batch), stopping early on cancel."""
+        """Fill ``frames[:stop - start]`` with frames ``start..stop-1`` (one worker's batch),
+        stopping early on cancel."""
+        out = np.empty((self.height, self.width, 4), np.uint8)
         scratch = np.empty((self.height, self.width, 4), np.uint8)
         for frame in range(start, stop):
             if cancel.is_set():
                 return
-            entries = self.plan[frame]
-            if len(entries) == 1:
-                key, _, matrix = entries[0]
-                self._warp(self.levels[key], matrix, scratch)
-                cv2.cvtColor(scratch, cv2.COLOR_RGBA2RGB, dst=frames[frame])
+            sources = self.plan[frame]
+            if len(sources) == 1:
+                self._composite(sources[0][1], out, scratch)
+                cv2.cvtColor(out, cv2.COLOR_RGBA2RGB, dst=frames[frame - start])
                 continue
             total = np.zeros((self.height, self.width, 3), np.float32)
-            for key, weight, matrix in entries:
-                self._warp(self.levels[key], matrix, scratch)
-                total += weight * scratch[:, :, :3].astype(np.float32)
+            for weight, entries in sources:
+                self._composite(entries, out, scratch)
+                total += weight * out[:, :, :3].astype(np.float32)
             np.rint(total, out=total)
-            frames[frame] = np.clip(total, 0, 255).astype(np.uint8)
+            frames[frame - start] = np.clip(total, 0, 255).astype(np.uint8)
 
 
-def warp_frames(
+def stream_frames(
     warper: _Warper,
     num_frames: int,
     progress: Progress,
     cancel: threading.Event,
-    pool: ThreadPoolExecutor,
     workers: int,
-) -> np.ndarray:
-    """Warp all frames in batches on the pool (``workers`` batches in flight), reporting and
-    honouring cancel: each worker also checks it before every frame."""
-    frames = np.empty((num_frames, warper.height, warper.width, 3), np.uint8)
+) -> Iterator[np.ndarray]:
+    """Every frame in order, as soon as its batch is warped (``warper`` prepared): ``workers``
+    batches in flight on a pool the iterator owns, so at most ``(workers + 1) * BATCH_FRAMES``
+    frames exist at once however long the shot. Cancel is checked before each frame by the
+    workers and before each batch here; closing the iterator early stops the pool."""
     batches = iter([(start, min(start + BATCH_FRAMES, num_frames)) for start in range(0, num_frames, BATCH_FRAMES)])
-    pending: list[Future[None]] = []
-    done = 0
-    while True:
-        while len(pending) < workers and not cancel.is_set():
-            batch = next(batches, None)
-            if batch is None:
-                break
-            pending.append(pool.submit(warper.warp_batch, frames, *batch, cancel))
-        if not pending:
-            break
-        pending.pop(0).result()
-        done = min(done + BATCH_FRAMES, num_frames)
-        progress(done, num_frames, "warping frames")
-        if cancel.is_set():
-            for future in pending:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="animatic") as pool:
+        pending: list[tuple[Future[None], np.ndarray, int, int]] = []
+        made = 0
+        try:
+            while True:
+                if cancel.is_set():
+                    raise GenerationCancelled(f"cancelled after {made} of {num_frames} frames")
+                while len(pending) < workers:
+                    batch = next(batches, None)
+                    if batch is None:
+                        break
+                    frames = np.empty((batch[1] - batch[0], warper.height, warper.width, 3), np.uint8)
+                    pending.append((pool.submit(warper.warp_batch, frames, *batch, cancel), frames, *batch))
+                if not pending:
+                    break
+                future, frames, _, stop = pending.pop(0)
+                future.result()
+                if cancel.is_set():
+                    raise GenerationCancelled(f"cancelled after {stop - len(frames)} of {num_frames} frames")
+                progress(stop, num_frames, "warping frames")
+                made = stop
+                yield from frames
+        finally:
+            for future, *_ in pending:
                 future.cancel()
-            raise GenerationCancelled(f"cancelled after {done} of {num_frames} frames")
-    return frames
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,38 +300,97 @@ def dissolve_weights(anchor_frames: list[int], num_frames: int, dissolve: float)
     return weights
 
 
-def _anchors(request: ShotRequest) -> list[tuple[int, np.ndarray, str]]:
-    """(frame, image, label) for each picture pinned to the shot, sorted, one per frame."""
+@dataclass(frozen=True)
+class _Anchor:
+    """A picture pinned to a frame: a keyframe (maybe layered), or the continuity plate/frame."""
+
+    frame: int
+    keyframe: KeyframeImage
+    label: str
+    start: Overscan | None = None
+    """For the continuity anchor: the framing its first frame must match exactly."""
+    fit: str | None = None
+
+
+def _anchors(request: ShotRequest) -> list[_Anchor]:
+    """The pictures pinned to the shot, sorted, one per frame. A continuity shot without a first
+    keyframe of its own starts on the previous animatic's plate (from its end framing) or on the
+    previous take's last frame (framed exactly as it is)."""
     last = request.num_frames - 1
-    pinned: dict[int, tuple[np.ndarray, str]] = {}
-    keyframes: list[KeyframeImage] = list(request.keyframes)
-    if request.keyframe("first") is None and request.previous_last_frame is not None:
-        pinned[0] = (request.previous_last_frame, "continuity")
+    pinned: dict[int, _Anchor] = {}
+    if request.keyframe("first") is None:
+        if request.continuation is not None:
+            c = request.continuation
+            pinned[0] = _Anchor(0, c.plate, "continuity", Overscan(*c.overscan), c.fit)
+        elif request.previous_last_frame is not None:
+            pinned[0] = _Anchor(0, KeyframeImage("first", 0, request.previous_last_frame), "continuity",
+                                Overscan(1.0, 0.0, 0.0), "cover")
     order = {"first": 0, "mid": 1, "last": 2}
-    for keyframe in sorted(keyframes, key=lambda k: order.get(k.role, 1)):
+    for keyframe in sorted(request.keyframes, key=lambda k: order.get(k.role, 1)):
         if keyframe.role not in order:
             raise GenerationError(f"keyframe role must be first, mid or last, got {shown(keyframe.role)}")
         frame = {"first": 0, "last": last}.get(keyframe.role, min(max(keyframe.frame, 0), last))
-        pinned[frame] = (keyframe.image, keyframe.role)
-    for frame, (image, label) in pinned.items():
+        pinned[frame] = _Anchor(frame, keyframe, keyframe.role)
+    for anchor in pinned.values():
+        image = anchor.keyframe.image
         if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
                 and image.shape[2] == 3 and min(image.shape[:2]) >= 1):
-            shown = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+            got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
             raise GenerationError(
-                f"{label} keyframe must be decoded RGB uint8 (H, W, 3) (use studio.images.load_rgb), got {shown}"
+                f"{anchor.label} keyframe must be decoded RGB uint8 (H, W, 3) (use studio.images.load_rgb), got {got}"
             )
-    return [(frame, np.ascontiguousarray(pinned[frame][0]), pinned[frame][1]) for frame in sorted(pinned)]
+        for layer in anchor.keyframe.layers:
+            if not (isinstance(layer.rgba, np.ndarray) and layer.rgba.dtype == np.uint8
+                    and layer.rgba.shape == image.shape[:2] + (4,)):
+                raise GenerationError(f"{anchor.label} keyframe: layer {shown(layer.name)} must be RGBA uint8 "
+                                      f"the size of the keyframe {image.shape[1]}x{image.shape[0]}")
+            if not (isinstance(layer.depth, (int, float)) and math.isfinite(layer.depth) and layer.depth > 0):
+                raise GenerationError(f"{anchor.label} keyframe: layer {shown(layer.name)} needs a positive depth, "
+                                      f"got {shown(layer.depth)}")
+    return [pinned[frame] for frame in sorted(pinned)]
 
 
 def _letterbox_canvas(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Pad with black bars to the frame's aspect at the image's own resolution."""
+    """Pad with black (or, for a layer, transparent) bars to the frame's aspect at the image's own
+    resolution."""
     src_h, src_w = image.shape[:2]
     canvas_w = max(src_w, round(src_h * width / height))
     canvas_h = max(src_h, round(src_w * height / width))
-    canvas = np.zeros((canvas_h, canvas_w, 3), np.uint8)
+    canvas = np.zeros((canvas_h, canvas_w, image.shape[2]), np.uint8)
     x0, y0 = (canvas_w - src_w) // 2, (canvas_h - src_h) // 2
     canvas[y0:y0 + src_h, x0:x0 + src_w] = image
     return canvas
+
+
+def _premultiplied(rgba: np.ndarray, opacity: float) -> np.ndarray:
+    alpha = rgba[..., 3:4].astype(np.float32) * np.float32(opacity / 255.0)
+    out = np.empty_like(rgba)
+    out[..., :3] = np.rint(rgba[..., :3] * alpha)
+    out[..., 3:] = np.rint(alpha * 255.0)
+    return out
+
+
+def _touches_edge(rgba: np.ndarray) -> bool:
+    """Whether a layer has paint on its outermost pixels (then its edge must stay out of frame)."""
+    alpha = rgba[..., 3]
+    return bool(alpha[0].any() or alpha[-1].any() or alpha[:, 0].any() or alpha[:, -1].any())
+
+
+def _planes(anchor: _Anchor, fit: str, width: int, height: int) -> list[tuple[np.ndarray, float, bool, bool]]:
+    """(picture, depth, opaque, constrains) back to front: the layers of a drawn panel, else the
+    keyframe as one opaque plane at depth 1. A plane "constrains" the overscan when its edge
+    would show: an opaque picture, or a layer painted up to its border."""
+    def framed(image: np.ndarray) -> np.ndarray:
+        return _letterbox_canvas(image, width, height) if fit == "letterbox" else image
+
+    if not anchor.keyframe.layers:
+        return [(framed(anchor.keyframe.image), 1.0, True, True)]
+    planes = []
+    for index, layer in enumerate(anchor.keyframe.layers):
+        opaque = bool(layer.opacity >= 1.0 and layer.rgba[..., 3].min() == 255)
+        picture = framed(np.ascontiguousarray(layer.rgba[..., :3]) if opaque else _premultiplied(layer.rgba, layer.opacity))
+        planes.append((picture, float(layer.depth), opaque, opaque or index == 0 or _touches_edge(layer.rgba)))
+    return planes
 
 
 def make_slate(request: ShotRequest, width: int, height: int) -> np.ndarray:
@@ -297,60 +435,103 @@ class AnimaticBackend:
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_FRAME_SIDE:
                 raise GenerationError(f"{name} must be 1 to {MAX_FRAME_SIDE} pixels, got {shown(value)}")
 
-    def camera(self, request: ShotRequest) -> CameraPath:
-        """The camera path this backend films a request with (also useful before rendering)."""
+    def camera(self, request: ShotRequest, start: tuple[float, ...] | None = None) -> CameraPath:
+        """The camera path this backend films a request with (also useful before rendering);
+        ``start``: the pose a continuity shot carries on from."""
         try:
-            return camera_path(tuple(request.camera), request.num_frames, request.seed, float(request.fps))
+            return camera_path(tuple(request.camera), request.num_frames, request.seed, float(request.fps), start)
         except CameraError as error:
             raise GenerationError(str(error)) from None
 
     def generate(self, request: ShotRequest, progress: Progress, cancel: threading.Event) -> Clip:
-        """Render exactly ``request.num_frames`` uint8 frames at the request's size."""
-        # 1. validate and make the camera path
+        """Render exactly ``request.num_frames`` uint8 frames at the request's size (in memory;
+        :meth:`stream` hands them to an encoder as they are made instead)."""
+        stream = self.stream(request, progress, cancel)
+        frames = np.empty((request.num_frames, request.height, request.width, 3), np.uint8)
+        for index, frame in enumerate(stream.frames):
+            frames[index] = frame
+        return Clip(frames=frames, fps=request.fps, metadata=stream.metadata)
+
+    def stream(self, request: ShotRequest, progress: Progress, cancel: threading.Event) -> ClipStream:
+        """The shot's frames as an iterator (bounded memory), with everything that made them."""
+        # 1. validate and make the camera path (a continuity shot starts at the previous end pose)
         self._check_request(request)
         fit, dissolve = self._options(request)
-        path = self.camera(request)
+        anchors = _anchors(request)
+        continuity = bool(anchors) and anchors[0].label == "continuity"
+        continued = continuity and request.continuation is not None
+        # a continuity shot's camera starts exactly at the pose its first picture was seen from
+        start = request.continuation.pose if continued else REST_POSE if continuity else None
+        path = self.camera(request, start)
         width, height = request.width, request.height
         progress(0, request.num_frames, "preparing")
 
-        # 2. the pictures the camera films: keyframes (and continuity frame), or a slate
-        anchors = _anchors(request)
+        # 2. the pictures the camera films: keyframes (and continuity plate), or a slate
         slate = not anchors
         if slate:
             plane, _ = homographies(path, width, height, width, height)
             magnify = float(1.0 / local_scale(plane, width, height).min())
             zoom = min(3.0, max(1.0, magnify))
             slate_w = max(16, round(width * zoom))
-            anchors = [(0, make_slate(request, slate_w, round(slate_w * height / width)), "slate")]
-        sources, overscans = [], []
-        for _, image, label in anchors:
-            picture = _letterbox_canvas(image, width, height) if fit == "letterbox" else image
-            try:
-                maps, used = homographies(path, width, height, picture.shape[1], picture.shape[0])
-            except CameraError as error:
-                raise GenerationError(str(error)) from None
-            sources.append(_Source(picture, maps, label))
-            overscans.append({"keyframe": label, **used.to_dict()})
+            anchors = [_Anchor(0, KeyframeImage("first", 0, make_slate(request, slate_w, round(slate_w * height / width))),
+                               "slate")]
+        sources, overscans, ends = [], [], []
+        for anchor in anchors:
+            source, used, end = self._source(anchor, anchor.fit or fit, path, width, height)
+            sources.append(source)
+            overscans.append({"keyframe": anchor.label, **used.to_dict(),
+                              "depths": [plane.depth for plane in source.planes]})
+            ends.append(end)
 
-        # 3. resample the pictures once, then warp every frame
-        weights = dissolve_weights([frame for frame, _, _ in anchors], request.num_frames, dissolve)
+        # 3. resample the pictures once, then warp every frame, batch by batch
+        weights = dissolve_weights([anchor.frame for anchor in anchors], request.num_frames, dissolve)
         warper = _Warper(sources, weights, width, height)
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="animatic") as pool:
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="animatic-levels") as pool:
             warper.prepare(cancel, pool)
-            frames = warp_frames(warper, request.num_frames, progress, cancel, pool, self.workers)
+        frames = stream_frames(warper, request.num_frames, progress, cancel, self.workers)
 
-        # 4. the clip, with everything that made it
+        # 4. everything that made it (and what a continuity shot needs to carry on from its end)
+        final = anchors[-1]
         metadata = {
             "backend": self.name,
             "camera": path.to_dict(),
             "overscan": overscans,
             "fit": fit,
             "dissolve": dissolve,
-            "source": "slate" if slate else [label for _, _, label in anchors],
+            "source": "slate" if slate else [anchor.label for anchor in anchors],
             **({"slate_number": SLATE_NUMBER_AT_EXPORT} if slate else {}),
-            "anchor_frames": [frame for frame, _, _ in anchors],
+            "anchor_frames": [anchor.frame for anchor in anchors],
+            "layers": [[{"name": layer.name, "depth": layer.depth, "opacity": layer.opacity}
+                        for layer in anchor.keyframe.layers] for anchor in anchors],
+            **({"continued": "animatic camera" if continued else "last frame"} if continuity else {}),
+            "end": {"pose": [round(float(v), 12) for v in path.params[-1]], "overscan": list(ends[-1]),
+                    "fit": final.fit or fit, "plate": None if slate else dict(final.keyframe.source)},
             "interpolation": INTERPOLATION,
             "levels": len(warper.levels),
             "ignored_options": sorted(key for key in request.options if key not in OPTIONS),
         }
-        return Clip(frames=frames, fps=request.fps, metadata=metadata)
+        return ClipStream(frames=frames, num_frames=request.num_frames, fps=request.fps, metadata=metadata)
+
+    @staticmethod
+    def _source(anchor: _Anchor, fit: str, path: CameraPath, width: int, height: int,
+                ) -> tuple[_Source, Overscan, tuple[float, float, float]]:
+        """One anchor's planes with their homographies, sharing one overscan (so the panel is
+        composed as drawn) that keeps every constraining plane's edge out of every frame; a
+        continuity anchor's overscan starts at the framing it must match (camera.ramp_overscan)."""
+        planes = _planes(anchor, fit, width, height)
+        src_h, src_w = planes[0][0].shape[:2]
+        try:
+            covering = np.stack([plane_homographies(path, width, height, depth)
+                                 for _, depth, _, constrains in planes if constrains])
+            if anchor.start is not None:
+                used: Overscan | list[Overscan] = ramp_overscan(covering, width, height, src_w, src_h, anchor.start, fit)
+            else:
+                used = compute_overscan(covering.reshape(-1, 3, 3), width, height, src_w, src_h, fit)
+            built = []
+            for picture, depth, opaque, _ in planes:
+                maps, last = homographies(path, width, height, src_w, src_h, overscan=used, fit=fit, depth=depth)
+                built.append(_Plane(picture, maps, opaque, depth))
+        except CameraError as error:
+            raise GenerationError(str(error)) from None
+        first = used[0] if isinstance(used, list) else used
+        return _Source(tuple(built), anchor.label), first, (last.scale, last.shift_x, last.shift_y)

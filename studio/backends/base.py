@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 
@@ -32,12 +32,42 @@ class OutOfMemory(GenerationError):
 
 
 @dataclass(frozen=True)
+class LayerImage:
+    """One visible layer of a drawn panel: straight-alpha RGBA uint8 (H, W, 4) at a depth."""
+
+    name: str
+    rgba: np.ndarray
+    depth: float = 1.0
+    opacity: float = 1.0
+
+
+@dataclass(frozen=True)
 class KeyframeImage:
-    """A keyframe decoded to RGB uint8 (H, W, 3), pinned to a frame index of the shot."""
+    """A keyframe decoded to RGB uint8 (H, W, 3), pinned to a frame index of the shot.
+
+    ``layers`` (back to front, the same size as ``image``) when the keyframe is a drawn panel:
+    a backend that films planes (the animatic) uses them, any other uses the flattened ``image``.
+    ``source`` says where it came from (paths in the project), echoed into the take's record so
+    a continuity shot can film the same plate again; a backend never opens it."""
 
     role: str
     frame: int
     image: np.ndarray
+    layers: tuple[LayerImage, ...] = ()
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """The previous shot's animatic camera at its last frame, and the plate it filmed: a
+    continuity shot films the same plate from that pose, so its first frame is the cut's match."""
+
+    pose: tuple[float, ...]
+    """The seven camera numbers (camera.PARAMS) of the previous take's last frame."""
+    overscan: tuple[float, float, float]
+    """Scale, shift x, shift y of the previous take's last frame."""
+    plate: KeyframeImage
+    fit: str = "cover"
 
 
 @dataclass(frozen=True)
@@ -58,6 +88,9 @@ class ShotRequest:
     keyframes: tuple[KeyframeImage, ...] = ()
     previous_last_frame: np.ndarray | None = None
     """For continuity: the previous shot's chosen take's last frame (RGB uint8)."""
+    continuation: Continuation | None = None
+    """For continuity after an animatic take: its camera and plate (the animatic continues them;
+    other backends use ``previous_last_frame``)."""
     title: str = ""
     framing: str = ""
     """Shot size, angle and lens in prompt words (camera.framing_prompt), "" when unset."""
@@ -84,6 +117,19 @@ class Clip:
             raise GenerationError(
                 f"a clip must be uint8 frames shaped (T, H, W, 3), got {frames.dtype} {frames.shape}"
             )
+
+
+@dataclass(frozen=True)
+class ClipStream:
+    """A clip whose frames are made as they are consumed (a backend that can stream offers
+    ``stream(request, progress, cancel) -> ClipStream`` beside ``generate``): exactly
+    ``num_frames`` uint8 (H, W, 3) frames, each valid until the next is taken, so a long shot
+    goes to the encoder without ever being held whole. ``metadata`` as for :class:`Clip`."""
+
+    frames: Iterator[np.ndarray]
+    num_frames: int
+    fps: FrameRate
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 class Backend(Protocol):

@@ -11,6 +11,7 @@ A failure or a cancel at any step leaves the board untouched and no files behind
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import platform
 import threading
 import time
@@ -18,19 +19,21 @@ from typing import Any
 
 from studio.backends import BackendCache
 from studio.backends.base import (
-    Clip,
+    Continuation,
     GenerationCancelled,
     GenerationError,
     KeyframeImage,
+    LayerImage,
     ShotRequest,
     library_versions,
 )
-from studio.board import Board, BoardError, Shot, Take, check_seed, new_id, random_seed
-from studio.board_codec import shot_to_dict
+from studio.board import Board, BoardError, Panel, Shot, Take, check_seed, new_id, random_seed
+from studio.board_codec import panel_from_dict, panel_to_dict, shot_to_dict
 from studio.camera import framing_prompt
 from studio.common import Progress, no_progress, shown, write_json_atomic
-from studio.media import MediaError, read_last_frame, write_video
-from studio.storage import Project
+from studio.media import MediaError, read_last_frame, write_video, write_video_stream
+from studio.services.panels import PanelError, load_layers
+from studio.storage import Project, ProjectError
 from studio.timeline import shot_label
 
 RECORDED_LIBRARIES = (
@@ -42,19 +45,19 @@ RECORDED_LIBRARIES = (
 def build_request(project: Project, board: Board, shot: Shot, seed: int, options: dict[str, Any] | None = None,
                   model: str | None = None) -> ShotRequest:
     """Everything the backend needs, with files already decoded (images refused here, clearly)."""
-    from studio.images import ImageError, load_rgb  # local: Pillow only when rendering
+    from studio.images import ImageError  # local: Pillow only when rendering
 
     index = board.index_of(shot.id)
     name = shot_label(index + 1, form="message", shot_id=shot.id)  # no title: errors stay short
     keyframes = []
     for keyframe in shot.keyframes:
         frame = {"first": 0, "last": shot.duration - 1}.get(keyframe.role, keyframe.frame)
+        panel = shot.panel_of(keyframe)
         try:
-            image = load_rgb(project.resolve(keyframe.path))
-        except (ImageError, OSError) as error:
+            keyframes.append(plate(project, keyframe.role, frame, keyframe.path, panel))
+        except (ImageError, OSError, PanelError) as error:
             raise GenerationError(f"{name}: {keyframe.role} keyframe {keyframe.path}: {error}") from None
-        keyframes.append(KeyframeImage(role=keyframe.role, frame=frame, image=image))
-    previous_last_frame = None
+    previous_last_frame = continuation = None
     if shot.continuity and index > 0:
         previous = board.shots[index - 1]
         take = previous.chosen()
@@ -67,6 +70,7 @@ def build_request(project: Project, board: Board, shot: Shot, seed: int, options
             previous_last_frame = read_last_frame(project.resolve(take.path))
         except MediaError as error:
             raise GenerationError(f"{name}: cannot read the previous shot's take: {error}") from None
+        continuation = continue_camera(project, take)
     return ShotRequest(
         shot_id=shot.id,
         shot_number=index + 1,
@@ -80,11 +84,51 @@ def build_request(project: Project, board: Board, shot: Shot, seed: int, options
         camera=shot.camera,
         keyframes=tuple(keyframes),
         previous_last_frame=previous_last_frame,
+        continuation=continuation,
         title=shot.title,
         framing=framing_prompt(shot.shot_size, shot.angle, shot.lens_mm),
         model=model,
         options=dict(options or {}),
     )
+
+
+def plate(project: Project, role: str, frame: int, path: str, panel: Panel | None) -> KeyframeImage:
+    """A keyframe decoded for a backend: the picture, and a drawn panel's visible layers (the
+    animatic films each at its depth). ``source`` records the paths, for a continuity shot."""
+    from studio.images import load_rgb  # local: Pillow only when rendering
+
+    image = load_rgb(project.resolve(path))
+    if panel is None:
+        return KeyframeImage(role=role, frame=frame, image=image, source={"path": path})
+    layers = tuple(LayerImage(pixels.name, pixels.rgba, pixels.depth, pixels.opacity)
+                   for pixels in load_layers(project, panel) if pixels.visible)
+    if layers and layers[0].rgba.shape[:2] != image.shape[:2]:
+        raise PanelError(f"the flattened panel is {image.shape[1]}x{image.shape[0]} but its layers are "
+                         f"{layers[0].rgba.shape[1]}x{layers[0].rgba.shape[0]}")
+    return KeyframeImage(role=role, frame=frame, image=image, layers=layers,
+                         source={"path": path, "panel": panel_to_dict(panel)})
+
+
+def continue_camera(project: Project, take: Take) -> Continuation | None:
+    """The previous take's animatic camera at its end and the plate it filmed there, from its
+    sidecar; None when it was not an animatic of a picture (a model, a slate) or its files are
+    gone: the continuity shot then starts from the take's last frame itself."""
+    from studio.images import ImageError
+
+    try:
+        record = json.loads(project.resolve(take.sidecar_path).read_text(encoding="utf-8"))
+        generation = record["generation"]
+        end = generation["end"]
+        if generation.get("backend") != "animatic" or not isinstance(end.get("plate"), dict):
+            return None
+        source = end["plate"]
+        panel = panel_from_dict(source["panel"]) if "panel" in source else None
+        picture = plate(project, "first", 0, source["path"], panel)
+        return Continuation(pose=tuple(float(v) for v in end["pose"]),
+                            overscan=tuple(float(v) for v in end["overscan"]),  # type: ignore[arg-type]
+                            plate=picture, fit=str(end.get("fit", "cover")))
+    except (OSError, ValueError, KeyError, TypeError, ImageError, BoardError, ProjectError):
+        return None
 
 
 def choose_seed(shot: Shot, seed: int | None) -> int:
@@ -131,20 +175,9 @@ def render_shot(
     take_seed = choose_seed(shot, seed)
     request = build_request(project, board, shot, take_seed, options, settings.get("model"))
 
-    # 2. generate
+    # 2. generate (a backend that streams hands each frame to the encoder as it is made)
     started = time.perf_counter()
     generator = backends.get(backend_name, **settings)
-    clip = generator.generate(request, progress, cancel)
-    elapsed = time.perf_counter() - started
-    expected = (request.num_frames, request.height, request.width, 3)
-    if clip.frames.shape != expected:
-        raise GenerationError(
-            f"backend {backend_name!r} returned frames shaped {clip.frames.shape}, expected {expected}"
-        )
-    if cancel.is_set():
-        raise GenerationCancelled(f"shot {shot_id}: cancelled; nothing was attached")
-
-    # 3. files
     take_id = new_id("tk_")
     take = Take(
         id=take_id,
@@ -152,14 +185,34 @@ def render_shot(
         seed=take_seed,
         backend=backend_name,
         model=settings.get("model"),
-        frames=clip.frames.shape[0],
+        frames=request.num_frames,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
     video_path = project.resolve(take.path)
     sidecar_path = project.resolve(take.sidecar_path)
+    expected = (request.num_frames, request.height, request.width, 3)
     try:
-        write_video(video_path, clip.frames, board.fps)
-        write_json_atomic(sidecar_path, take_record(take, shot, request, clip, settings, elapsed))
+        # 3. files
+        if hasattr(generator, "stream"):
+            stream = generator.stream(request, progress, cancel)
+            metadata = stream.metadata
+            written = write_video_stream(video_path, stream.frames, request.width, request.height, board.fps)
+            if written != request.num_frames:
+                raise GenerationError(f"backend {backend_name!r} made {written} frames, expected {request.num_frames}")
+        else:
+            clip = generator.generate(request, progress, cancel)
+            if clip.frames.shape != expected:
+                raise GenerationError(
+                    f"backend {backend_name!r} returned frames shaped {clip.frames.shape}, expected {expected}"
+                )
+            if cancel.is_set():
+                raise GenerationCancelled(f"shot {shot_id}: cancelled; nothing was attached")
+            metadata = clip.metadata
+            write_video(video_path, clip.frames, board.fps)
+        if cancel.is_set():
+            raise GenerationCancelled(f"shot {shot_id}: cancelled; nothing was attached")
+        elapsed = time.perf_counter() - started
+        write_json_atomic(sidecar_path, take_record(take, shot, request, metadata, settings, elapsed))
         # 4. attach
         project.update(lambda current: current.with_shot(current.shot(shot_id).with_take(take, choose)),
                        label=f"take {take_id} landed", undoable=False)
@@ -218,7 +271,7 @@ def render_board(
     return takes
 
 
-def take_record(take: Take, shot: Shot, request: ShotRequest, clip: Clip, settings: dict[str, Any],
+def take_record(take: Take, shot: Shot, request: ShotRequest, metadata: dict[str, Any], settings: dict[str, Any],
                 elapsed: float) -> dict[str, Any]:
     """The sidecar: enough to know exactly what made a take, and to make it again."""
     card = shot_to_dict(shot)
@@ -240,7 +293,8 @@ def take_record(take: Take, shot: Shot, request: ShotRequest, clip: Clip, settin
         "continuity": shot.continuity,
         "settings": settings,
         "options": request.options,
-        "generation": clip.metadata,
+        "panels": card["panels"],
+        "generation": metadata,
         "elapsed_seconds": round(elapsed, 3),
         "libraries": library_versions(RECORDED_LIBRARIES),
         "python": platform.python_version(),
