@@ -129,6 +129,8 @@ def test_interrupted_renders_picker_and_sharing_in_the_browser(team) -> None:
     assert bob.page.locator("#interrupted-jobs .interrupted").count() == 0
     bob_options = bob.project_tab()
     assert any("Test board" in option and "alice's, you view" in option for option in bob_options), bob_options
+    assert "Shared with you by alice as viewer" in bob.page.locator("#shares").inner_text()
+    assert not bob.page.locator("#share-button").is_visible()  # only the owner shares
     bob.page.screenshot(path="/tmp/team-bob.png", full_page=True)
     bob.close()
     alice.close()

@@ -98,6 +98,7 @@ class WorkspaceWidgets:
         self.share_user: gr.Dropdown | None = None
         self.share_role: gr.Radio | None = None
         self.share_button: gr.Button | None = None
+        self.share_row: gr.Row | None = None
 
     def build_interrupted(self) -> gr.HTML:
         """Call where the list should appear (inside the Blocks being built)."""
@@ -109,7 +110,7 @@ class WorkspaceWidgets:
         gr.Markdown("### Sharing")
         self.shares = gr.Markdown("", elem_id="shares")
         users = sorted(self.services.access.users)
-        with gr.Row(visible=self.services.access.shared):
+        with gr.Row(visible=self.services.access.shared) as self.share_row:
             self.share_user = gr.Dropdown(users, label="Share with (a login on this server)", scale=2,
                                           elem_id="share-user")
             self.share_role = gr.Radio([*SHARE_ROLES, NO_ACCESS], value=SHARE_ROLES[0], label="As",
@@ -120,10 +121,11 @@ class WorkspaceWidgets:
         """The list and the share line for a tab that (re)opened a project."""
         who = who_of(value)
         return {self.interrupted: interrupted_html(self.services.interrupted(who)),
-                self.shares: shares_text(self.services, who, value["project"])}
+                self.shares: shares_text(self.services, who, value["project"]),
+                self.share_row: gr.update(visible=self.services.access.shared and value["role"] == OWNER)}
 
     def outputs(self) -> list[Any]:
-        return [self.interrupted, self.shares]
+        return [self.interrupted, self.shares, self.share_row]
 
     def wire(self, view: gr.State, **events: Any) -> None:
         """Connect the buttons; ``events`` are the Gradio event options (concurrency group)."""
