@@ -33,6 +33,8 @@ from studio.timeline import shot_label
 from studio.ui import api, views, wall, workspaces
 from studio.ui.inspector import MAX_SEGMENTS, TEXT, Inspector, camera_from, field_updates, same, shown_values
 from studio.ui.serving import MediaCache
+from studio.ui.timeline import TimelinePanel, track_value
+from studio.ui.timeline import wire as wire_timeline
 
 POLL_SECONDS = 1.0
 MAX_TABS = 10_000
@@ -98,20 +100,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
                         ins = Inspector()
 
             with gr.Tab("Timeline", id="timeline"):
-                running = gr.Markdown("", elem_id="running-time")
-                strip = gr.HTML("", js_on_load=views.STRIP_JS, elem_id="timeline-strip")
-                build_preview = gr.Button("Build animatic", variant="primary", elem_id="build-animatic")
-                player = gr.Video(label="Animatic", interactive=False, elem_id="animatic-player")
-                gr.Markdown("### Export")
-                formats = gr.CheckboxGroup([], label="Formats", elem_id="export-formats")
-                export_button = gr.Button("Export", variant="primary", elem_id="export-button")
-                export_error = gr.Markdown("", elem_classes=["card-error"])
-                export_files = gr.File(label="Downloads", file_count="multiple", interactive=False,
-                                       elem_id="export-files")
-                gr.Markdown("### Scratch audio")
-                audio_upload = gr.File(label="Scratch audio (wav, mp3, m4a, aac, flac, ogg)",
-                                       file_types=list(AUDIO_SUFFIXES), type="filepath", elem_id="audio-upload")
-                audio_info = gr.Markdown("")
+                timeline_panel = TimelinePanel(AUDIO_SUFFIXES)
 
             with gr.Tab("Board settings", id="settings"):
                 s_title = gr.Textbox(label="Board title", elem_id="s-title")
@@ -148,8 +137,9 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
         settings = {"title": s_title, "fps": s_fps, "width": s_width, "height": s_height,
                     "default_backend": s_backend, "default_model": s_model, "memory_profile": s_memory}
         ui = _Handlers(services, media, ins, panels=panels, board_progress=board_progress, header=header,
-                       undo=undo_button, redo=redo_button, running=running, strip=strip, recent=recent,
-                       project_info=project_info, formats=formats, settings=settings, team=team)
+                       undo=undo_button, redo=redo_button, running=timeline_panel.running, strip=timeline_panel.track,
+                       recent=recent, project_info=project_info, formats=timeline_panel.formats, settings=settings,
+                       team=team)
         shown = ui.all_outputs(view) + team.outputs()
         team.wire(view, **EDIT)
 
@@ -234,46 +224,8 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
             event = widget.input if isinstance(widget, gr.Dropdown) else widget.blur
             event(ui.save_setting(name), [view, widget, s_keep], shown, **EDIT)
 
-        # -- timeline: animatic, exports, scratch audio ------------------------------------
-        def animatic(value: dict):
-            try:
-                path = services.export(ui.project(value), "preview", warn=gr.Info)
-            except Exception as error:  # noqa: BLE001 - any export failure is shown, not raised
-                gr.Warning(f"Animatic failed: {error}")
-                return gr.skip(), f"⚠ Animatic failed: {html.escape(str(error))}"
-            return media.publish(path), ""
-
-        build_preview.click(animatic, [view], [player, export_error], **EXPORT)
-
-        def export_files_for(value: dict, chosen: list[str]):
-            if not chosen:
-                return gr.skip(), "⚠ pick at least one format"
-            try:
-                project = ui.project(value)
-            except ProjectError as error:
-                return gr.skip(), f"⚠ {html.escape(str(error))}"
-            files, problems = [], []
-            for fmt in chosen:
-                try:
-                    files.append(media.publish(services.export(project, fmt, warn=gr.Info)))
-                except Exception as error:  # noqa: BLE001 - report every format's failure
-                    problems.append(f"{fmt}: {error}")
-            if problems:
-                gr.Warning("; ".join(problems))
-            return files, "  \n".join(f"⚠ {html.escape(p)}" for p in problems)
-
-        export_button.click(export_files_for, [view, formats], [export_files, export_error], **EXPORT)
-
-        def add_audio(value: dict, file_path: str | None):
-            if not file_path:
-                return gr.skip(), gr.skip()
-            try:
-                board = edits.set_audio(ui.project(value), Path(file_path), ui.owner(value))
-            except (ValueError, ProjectError, OSError) as error:
-                return None, f"⚠ Audio refused: {html.escape(str(error))}"
-            return None, f"Scratch audio: `{board.audio.path}` (laid under the animatic from frame 0)"
-
-        audio_upload.upload(add_audio, [view, audio_upload], [audio_upload, audio_info], **EDIT)
+        # -- timeline: the track, animatic, exports, scratch audio, re-cut ----------------------
+        wire_timeline(ui, timeline_panel, view, shown, EDIT, EXPORT, PUBLIC_ERRORS)
 
     return demo
 
@@ -360,10 +312,10 @@ class _Handlers:
         w = self.w
         owner = self.owner(value)
         jobs = self.services.jobs.jobs(owner, project=str(project.root))
-        panels = []
+        panels, pictures = [], [self.picture(project, shot) for shot in board.shots]
         for number, shot in enumerate(board.shots, start=1):
             state = self.services.panel_status(project, shot, jobs)
-            panels.append(wall.panel(shot, number, board, img=self.picture(project, shot), status=state.status,
+            panels.append(wall.panel(shot, number, board, img=pictures[len(panels)], status=state.status,
                                      badge=state.badge, detail=state.detail, progress=state.progress))
         history = edits.undo_state(project, owner)
         return {
@@ -375,8 +327,19 @@ class _Handlers:
                                  interactive=bool(history.undo)),
             w["redo"]: gr.update(value=f"↷ Redo {history.redo}" if history.redo else "↷ Redo",
                                  interactive=bool(history.redo)),
-            w["running"]: views.running_time(board), w["strip"]: views.timeline_strip(board),
+            w["running"]: views.running_time(board),
+            w["strip"]: self.track_update(value, project=project, board=board, pictures=pictures, select=select),
         }
+
+    def track_update(self, value: dict, *, project: Project | None = None, board: Board | None = None,
+                     pictures: list[str | None] | None = None, select: str | None = None,
+                     video: str | None = None, video_rev: int | None = None) -> dict[str, Any]:
+        """The timeline track's value for the tab's board (studio.ui.timeline)."""
+        project = project or self.project(value, VIEWER)
+        board = board or self.services.board(project)
+        pictures = pictures if pictures is not None else [self.picture(project, shot) for shot in board.shots]
+        return track_value(project, board, pictures, editable=value.get("role") != VIEWER, select=select,
+                           video=video, video_rev=video_rev)
 
     def wall_signature(self, value: dict, project: Project, board: Board) -> str:
         """What the wall, header and undo labels are drawn from: the board's revision and this

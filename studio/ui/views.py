@@ -87,34 +87,6 @@ def board_progress(board: Board, jobs: list[JobView], positions: dict[str, int |
     return "\n".join(parts)
 
 
-def timeline_strip(board: Board) -> str:
-    """Shots as blocks sized by their duration; clicking one seeks the animatic player."""
-    if not board.shots:
-        return "<p>No shots yet.</p>"
-    starts = board.shot_start_frames()
-    blocks = []
-    for index, (shot, start) in enumerate(zip(board.shots, starts)):
-        seconds = board.fps.frames_to_seconds(max(start, 0))
-        missing = "" if shot.chosen_take else " missing"
-        title = html.escape(shot.title or shot.id)
-        blocks.append(
-            f'<div class="seg{missing}" style="flex: {shot.edit_duration} 1 0" data-start="{seconds:.4f}" '
-            f'data-shot="{html.escape(shot.id)}" title="{index + 1}. {title} · '
-            f'{board.fps.frames_to_seconds(shot.edit_duration):.2f} s">{index + 1}. {title}</div>'
-        )
-    return f'<div class="strip">{"".join(blocks)}</div>'
-
-
-STRIP_JS = """
-element.addEventListener('click', (event) => {
-  const seg = event.target.closest('.seg');
-  if (!seg) return;
-  const video = document.querySelector('#animatic-player video');
-  if (video) { video.currentTime = parseFloat(seg.dataset.start); video.play().catch(() => {}); }
-});
-"""
-
-
 def running_time(board: Board) -> str:
     total = board.total_frames
     return (f"**Total running time** {board.fps.timecode(total)} · {total} frames at {board.fps} fps "
