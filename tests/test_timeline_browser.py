@@ -132,10 +132,51 @@ def test_player_seek_keys_trim_and_audio_offset(app, browser):
     page.locator("#undo").click()
     wait_for(lambda: board(project).audio.offset == 18, what="undo of the offset")
 
-    page.locator(".tl").focus()
-    page.keyboard.press("Home")
+    # a 6-frame dissolve into shot 4, from the edit row under the track
+    fourth = board(project).shots[3]
+    page.locator(f'.tl-clip[data-id="{fourth.id}"]').click()
+    page.wait_for_function("document.querySelector('.tl-clip-edit').innerText.includes('Shot 4')")
+    page.locator(".tl-kind").select_option("cross_dissolve")
+    wait_for(lambda: board(project).shots[3].transition.kind == "cross_dissolve", what="the dissolve")
+    page.wait_for_selector(f'.tl-tr[data-into="{fourth.id}"]')
+    page.locator(".tl-len").fill("6")
+    page.locator(".tl-len").press("Enter")
+    wait_for(lambda: board(project).shots[3].transition.length == 6, what="the dissolve's length")
+    assert board(project).total_frames == 108
+
+    page.locator("#build-animatic").click()
+    page.wait_for_function("!document.querySelector('.tl-stale').innerText", timeout=120_000)
+    page.wait_for_function("document.querySelector('.tl video').readyState >= 2", timeout=60_000)
+    page.mouse.click(lanes["x"] + lanes["width"] * 40 / 108 + 1, lanes["y"] + 40)
+    wait_for(lambda: frame_shown(page) == 40, what="seek to frame 40")
     page.evaluate("window.scrollTo(0, 0)")
+    time.sleep(0.5)  # the player paints the sought frame
     page.screenshot(path=str(REPO / "docs" / "timeline.png"))
+    tab.close()
+
+
+def test_recut_import_from_the_timeline_tab(app, browser, tmp_path: Path):
+    import opentimelineio as otio
+
+    from studio.services.export import export_board
+
+    project, url = app
+    before = [shot.id for shot in board(project).shots]
+    timeline = otio.adapters.read_from_file(str(export_board(project, "otio")))
+    track = timeline.video_tracks()[0]
+    track.remove(list(track.find_clips())[1])  # the editor drops shot 2
+    otio.adapters.write_to_file(timeline, str(tmp_path / "recut.otio"))
+    tab = open_timeline(browser, url)
+    page = tab.page
+    page.locator("#recut-panel").get_by_text("Import a re-cut from an editor").click()
+    page.locator("#recut-file input[type=file]").set_input_files(str(tmp_path / "recut.otio"))
+    page.wait_for_function("document.querySelector('#recut-list').innerText.includes('remove')")
+    assert board(project).shots[1].id == before[1]  # listed, not applied
+    page.locator("#recut-apply").click()
+    wait_for(lambda: [s.id for s in board(project).shots] == before[:1] + before[2:], what="the re-cut applied")
+    page.wait_for_function("document.querySelectorAll('.tl-clip').length === 4")
+    page.locator("#undo").click()
+    wait_for(lambda: [s.id for s in board(project).shots] == before, what="undo of the re-cut")
     tab.close()
 
 
