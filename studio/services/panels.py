@@ -459,3 +459,13 @@ def export_panel(project: Project, shot_id: str, fmt: str, role: str = "first", 
     panel = find_panel(project.load().shot(shot_id), role, frame)
     layers = load_layers(project, panel)
     return write_ora(layers) if fmt == "ora" else write_psd(layers)
+
+
+def export_panel_file(project: Project, shot_id: str, fmt: str, role: str = "first", frame: int = 0) -> Path:
+    """The panel written to exports/panel-<shot>-<role>.<fmt> (atomically); returns the file."""
+    content = export_panel(project, shot_id, fmt, role, frame)
+    suffix = f"-{frame}" if role == "mid" else ""
+    project.exports_dir.mkdir(exist_ok=True)
+    target = project.resolve(f"exports/panel-{shot_id}-{role}{suffix}.{fmt}", "export")
+    write_atomic(target, content)
+    return target

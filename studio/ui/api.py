@@ -236,9 +236,42 @@ def register(services: StudioServices, media: MediaCache) -> None:
         """Cancel one of this client's jobs; False if it had already finished."""
         return services.jobs.cancel(_owner(request), job_id)
 
+    def import_script(project: str, name: str, text: str, options: dict = None, dry_run: bool = True,
+                      request: gr.Request = None) -> dict:
+        """Import a screenplay given as text (Fountain, or Final Draft XML when ``name`` ends .fdx);
+        options: granularity (scene, action, exchange), cap (cards per scene). Returns the preview
+        (scenes, shots per scene, new cast, warnings) and, unless dry_run, the new ``revision``.
+        A file that cannot be read is refused naming its line; nothing changes."""
+        from studio.screenplay import ScriptError
+        from studio.services.script_import import ImportOptions
+        from studio.services.script_import import import_script as run_import
+
+        p = opened(project, request, VIEWER if dry_run else EDITOR).project
+        try:
+            result = run_import(p, text.encode("utf-8"), name, ImportOptions.parse(options), _owner(request), dry_run)
+        except ScriptError as error:
+            raise gr.Error(f"{name}: {error}; nothing was imported") from None
+        return {**result.plan.to_json(), "revision": None if result.board is None else result.board.revision}
+
+    def dialogue_timing(project: str, request: gr.Request = None) -> list:
+        """Every shot's dialogue against its length: words, needed_frames (at the board's words
+        per second), available_frames, fits, and the warning the wall shows."""
+        from studio.services.dialogue import board_timing
+
+        return [item.to_json() for item in board_timing(services.board(opened(project, request, VIEWER).project))]
+
+    def fit_dialogue(project: str, shot_id: str, base_revision: int = -1, request: gr.Request = None) -> dict:
+        """Set a shot's duration so its dialogue just fits; returns {"revision", "shot"}."""
+        from studio.services.dialogue import fit_to_dialogue
+
+        board = fit_to_dialogue(opened(project, request).project, shot_id,
+                                None if base_revision < 0 else base_revision, _owner(request))
+        return {"revision": board.revision, "shot": _public(shot_to_dict(board.shot(shot_id)))}
+
     for fn in (load_board, new_project, list_projects, share_project, update_board, add_shot, patch_shot,
                update_shot, choose_take, delete_take, undo, redo, move_shot, delete_shot, render_shot,
-               render_board, job_status, cancel_job, list_jobs, interrupted_jobs, requeue_job, dismiss_job):
+               render_board, job_status, cancel_job, list_jobs, interrupted_jobs, requeue_job, dismiss_job,
+               import_script, dialogue_timing, fit_dialogue):
         limits = ({"concurrency_id": "api_wait", "concurrency_limit": 32}
                   if fn in (render_shot, render_board) else
                   {"concurrency_id": "edit", "concurrency_limit": 4})
@@ -282,6 +315,10 @@ def register(services: StudioServices, media: MediaCache) -> None:
 
     for fn in (timeline, patch_audio, import_edit):
         gr.api(guarded(fn), api_name=fn.__name__, concurrency_id="edit", concurrency_limit=4)
+
+    from studio.ui import panels_api
+
+    panels_api.register(opened, _owner, guarded, _public, media)
 
     with gr.Column(visible=False):
         project_in = gr.Textbox(label="project")

@@ -19,6 +19,7 @@ from typing import Any
 import gradio as gr
 
 from studio.board import ANGLES, EASINGS, INT_EXT, KEYFRAME_ROLES, MOVES, SHOT_SIZES, TRANSITIONS, Board, Shot
+from studio.ui.drawing import DrawingPanel
 
 MAX_SEGMENTS = 4
 """Camera moves a shot can combine in the inspector (the model takes up to 8)."""
@@ -90,6 +91,10 @@ class Inspector:
                     f["speaker"] = gr.Textbox(label="Speaker", max_lines=1, elem_id="insp-speaker", scale=1,
                                               min_width=90)
                     f["dialogue"] = gr.Textbox(label="Dialogue", lines=2, elem_id="insp-dialogue", scale=3)
+                with gr.Row(equal_height=True):
+                    self.timing = gr.Markdown("", elem_id="dialogue-timing")
+                    self.fit = gr.Button("Fit duration to dialogue", size="sm", scale=0, min_width=180,
+                                         elem_id="fit-dialogue")
                 f["notes"] = gr.Textbox(label="Notes", lines=3, elem_id="insp-notes")
             with gr.Tab("Keyframes", id="keyframes"):
                 self.keyframes = gr.Gallery(label="Keyframes", columns=3, height=130, allow_preview=False,
@@ -100,6 +105,8 @@ class Inspector:
                     self.kf_clear = gr.Button("Remove keyframes", size="sm", elem_id="remove-keyframes")
                 self.kf_upload = gr.File(label="Upload keyframe image", file_types=["image"], type="filepath",
                                          elem_id="keyframe-upload", height=90)
+            with gr.Tab("Draw", id="draw", elem_id="draw-tab"):
+                self.drawing = DrawingPanel()
             with gr.Tab("Takes", id="takes", elem_id="takes-tab"):
                 self.takes = gr.Gallery(label="Takes (click one to choose it)", columns=4, height=150,
                                         allow_preview=False, object_fit="contain", elem_id="take-strip",

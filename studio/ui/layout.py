@@ -30,7 +30,8 @@ from studio.services.fields import FieldError, random_seed
 from studio.services.jobs import JobNotFound, QueueFull
 from studio.storage import AUDIO_SUFFIXES, Project, ProjectError
 from studio.timeline import shot_label
-from studio.ui import api, views, wall, workspaces
+from studio.scenes import shot_numbers
+from studio.ui import api, drawing, script, views, wall, workspaces
 from studio.ui.inspector import MAX_SEGMENTS, TEXT, Inspector, camera_from, field_updates, same, shown_values
 from studio.ui.serving import MediaCache
 from studio.ui.timeline import TimelinePanel, track_value
@@ -115,6 +116,17 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
                     s_backend = gr.Dropdown(backend_names(), label="Default backend")
                     s_model = gr.Textbox(label="Default model (blank: the backend's)")
                     s_memory = gr.Dropdown(list(MEMORY_PROFILES), label="Memory profile")
+                with gr.Row():
+                    s_numbering = gr.Dropdown([("1, 2, 3 …", "sequential"), ("by scene: 12, 12A, 12B …", "scene")],
+                                              label="Shot numbers (every export)", elem_id="s-shot_numbering")
+                    s_wps = gr.Number(label="Dialogue words per second", step=0.1, elem_id="s-words_per_second")
+                    s_scratch = gr.Checkbox(label="Scratch dialogue (espeak-ng voices under the cut)",
+                                            elem_id="s-scratch_dialogue")
+                s_cast = gr.Textbox(label="Cast: one per line, NAME or NAME: voice (espeak-ng, e.g. en-us+f3)",
+                                    lines=3, elem_id="s-cast")
+
+            with gr.Tab("Script", id="script"):
+                script_panel = script.ScriptPanel()
 
             with gr.Tab("Project", id="project"):
                 project_info = gr.Markdown("")
@@ -135,7 +147,9 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
 
         api.register(services, media)  # first, so the endpoints get their own names, not UI handlers
         settings = {"title": s_title, "fps": s_fps, "width": s_width, "height": s_height,
-                    "default_backend": s_backend, "default_model": s_model, "memory_profile": s_memory}
+                    "default_backend": s_backend, "default_model": s_model, "memory_profile": s_memory,
+                    "shot_numbering": s_numbering, "words_per_second": s_wps, "scratch_dialogue": s_scratch,
+                    "cast": s_cast}
         ui = _Handlers(services, media, ins, panels=panels, board_progress=board_progress, header=header,
                        undo=undo_button, redo=redo_button, running=timeline_panel.running, strip=timeline_panel.track,
                        recent=recent, project_info=project_info, formats=timeline_panel.formats, settings=settings,
@@ -218,10 +232,13 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
         ins.generate.click(ui.generate, [view], shown, **EDIT)
         ins.generate_n.click(ui.generate, [view, ins.count], shown, **EDIT)
         ins.cancel.click(ui.cancel_shot, [view], shown, **EDIT)
+        script.wire_fit(ui, ins.fit, view, shown, EDIT, PUBLIC_ERRORS)
+        script.wire(ui, script_panel, view, shown, EDIT, PUBLIC_ERRORS)
+        drawing.wire(ui, ins.drawing, view, shown, EDIT, PUBLIC_ERRORS)
 
         # -- board settings --------------------------------------------------------------------
         for name, widget in settings.items():
-            event = widget.input if isinstance(widget, gr.Dropdown) else widget.blur
+            event = widget.input if isinstance(widget, (gr.Dropdown, gr.Checkbox)) else widget.blur
             event(ui.save_setting(name), [view, widget, s_keep], shown, **EDIT)
 
         # -- timeline: the track, animatic, exports, scratch audio, re-cut ----------------------
@@ -266,7 +283,8 @@ class _Handlers:
                 w["recent"], w["project_info"], w["formats"], *w["settings"].values(), self.ins.indicator,
                 self.ins.heading, *self.ins.fields.values(), *self.ins.rows, *self.ins.move_widgets,
                 self.ins.keyframes, self.ins.kf_frame, self.ins.takes, self.ins.take_info, self.ins.player,
-                self.ins.compare_a, self.ins.compare_b, self.ins.compare]
+                self.ins.compare_a, self.ins.compare_b, self.ins.compare, self.ins.timing,
+                *self.ins.drawing.outputs]
 
     @staticmethod
     def owner(value: dict) -> str:
@@ -303,7 +321,9 @@ class _Handlers:
                    w["formats"]: gr.update(choices=names, value=[n for n in names if n in ("mp4", "otio")] or names[:1])}
         values = {"title": board.title, "fps": str(board.fps), "width": board.width, "height": board.height,
                   "default_backend": board.default_backend, "default_model": board.default_model or "",
-                  "memory_profile": board.memory_profile}
+                  "memory_profile": board.memory_profile, "shot_numbering": board.shot_numbering,
+                  "words_per_second": board.words_per_second, "scratch_dialogue": board.scratch_dialogue,
+                  "cast": "\n".join(m.name + (f": {m.voice}" if m.voice else "") for m in board.cast)}
         updates.update({widget: values[name] for name, widget in w["settings"].items()})
         return updates
 
@@ -313,7 +333,7 @@ class _Handlers:
         owner = self.owner(value)
         jobs = self.services.jobs.jobs(owner, project=str(project.root))
         panels, pictures = [], [self.picture(project, shot) for shot in board.shots]
-        for number, shot in enumerate(board.shots, start=1):
+        for number, shot in zip(shot_numbers(board), board.shots):
             state = self.services.panel_status(project, shot, jobs)
             panels.append(wall.panel(shot, number, board, img=pictures[len(panels)], status=state.status,
                                      badge=state.badge, detail=state.detail, progress=state.progress))
@@ -375,11 +395,12 @@ class _Handlers:
         value = {**value, "shot": shot_id, "seen": shown, "base": {name: board.revision for name in shown},
                  "rev": board.revision}
         updates = field_updates(ins, shown, set(shown))
-        updates[ins.heading] = f"### Shot {board.index_of(shot_id) + 1}" + (
+        updates[ins.heading] = f"### Shot {shot_numbers(board)[board.index_of(shot_id)]}" + (
             f" · {html.escape(shot.framing_label())}" if shot.framing_label() else "")
         updates[ins.kf_frame] = shot.duration // 2
         updates[ins.indicator] = indicator("saved", f"All changes saved · revision {board.revision}")
         value, take_updates = self.take_updates(value, project, board, shot, force=True)
+        take_updates.update(drawing.select_hook(self)(project, board, shot))
         return value, {**updates, **take_updates}
 
     def take_updates(self, value: dict, project: Project, board: Board, shot: Shot,
@@ -387,7 +408,8 @@ class _Handlers:
         """Keyframes, the take strip, the player and the compare pickers, when they changed."""
         ins = self.ins
         signature = repr((shot.id, shot.chosen_take, [t.id for t in shot.takes], shot.keyframes, shot.prompt,
-                          shot.camera, shot.duration))
+                          shot.camera, shot.duration, shot.dialogue, shot.speaker, shot.trim_in, shot.trim_out,
+                          board.words_per_second, board.fps))
         if not force and signature == value.get("takes_sig"):
             return value, {}
         value = {**value, "takes_sig": signature}
@@ -408,7 +430,8 @@ class _Handlers:
         video = self.media.publish(project.resolve(chosen.path)) if chosen and project.resolve(chosen.path).is_file() else None
         info = views.take_info(chosen, self.services.sidecar(project, chosen)) if chosen else "No take yet: press **Generate**."
         return value, {ins.takes: takes, ins.keyframes: [k for k in keyframes if k[0]], ins.player: video,
-                       ins.take_info: info, ins.compare_a: gr.update(choices=choices, value=None),
+                       ins.take_info: info, ins.timing: script.timing_text(board, shot),
+                       ins.compare_a: gr.update(choices=choices, value=None),
                        ins.compare_b: gr.update(choices=choices, value=None), ins.compare: ""}
 
     def refreshed(self, value: dict, *, select: str | None = None,
