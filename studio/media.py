@@ -270,7 +270,7 @@ def write_video_stream(
                 for frame in frames:
                     if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
                         raise MediaError(f"{path.name}: frame {count} is {frame.dtype} {frame.shape}, expected ({height}, {width}, 3) uint8")
-                    process.stdin.write(np.ascontiguousarray(frame).tobytes())
+                    process.stdin.write(np.ascontiguousarray(frame).data)  # no copy of a contiguous frame
                     count += 1
             except BrokenPipeError:
                 pass

@@ -99,6 +99,9 @@ class _Plane:
     homographies: np.ndarray
     opaque: bool
     depth: float = 1.0
+    content: tuple[int, int, int, int] | None = None
+    """A layer's painted box (x0, y0, x1, y1) in picture pixels: only where it lands in a frame
+    is warped and composited (a sparse drawing costs what it covers). None: the whole frame."""
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,38 @@ def _to_level(homography: np.ndarray, image: np.ndarray, level: np.ndarray) -> n
     return scale @ homography
 
 
-_Entry = tuple[tuple[int, int, int], np.ndarray, bool]
-"""(level key, map into that level, opaque) for one plane of one frame."""
+_Entry = tuple[tuple[int, int, int], np.ndarray, bool, tuple[int, int, int, int] | None]
+"""(level key, map into that level, opaque, output box or None for the whole frame) for one
+plane of one frame."""
+
+
+def painted_box(rgba: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box (x0, y0, x1, y1) holding every painted pixel of a layer; None when it is empty."""
+    rows = np.flatnonzero(rgba[..., 3].any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(rgba[rows[0]:rows[-1] + 1, :, 3].any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def _landing(plane: _Plane, frame: int, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """Where a layer's painted box lands in a frame (output pixels, a 2-pixel margin for the
+    filter), or None when it covers the frame anyway; an empty box is (0, 0, 0, 0)."""
+    if plane.content is None:
+        return None
+    if plane.content == (0, 0, 0, 0):
+        return plane.content
+    x0, y0, x1, y1 = plane.content
+    corners = np.array([[x0 - 1, y0 - 1, 1], [x1, y0 - 1, 1], [x0 - 1, y1, 1], [x1, y1, 1]], float).T
+    mapped = np.linalg.inv(plane.homographies[frame]) @ corners
+    if np.any(mapped[2] <= 1e-9):
+        return None
+    xs, ys = mapped[0] / mapped[2], mapped[1] / mapped[2]
+    box = (max(0, int(math.floor(xs.min())) - 2), max(0, int(math.floor(ys.min())) - 2),
+           min(width, int(math.ceil(xs.max())) + 3), min(height, int(math.ceil(ys.max())) + 3))
+    if box[0] >= box[2] or box[1] >= box[3]:
+        return (0, 0, 0, 0)
+    return None if box == (0, 0, width, height) else box
 
 
 class _Warper:
@@ -186,34 +219,45 @@ class _Warper:
                 (float(self.weights[frame, s]), [
                     ((s, p, keys[(s, p)][frame]),
                      _to_level(plane.homographies[frame], plane.image, self.levels[(s, p, keys[(s, p)][frame])]),
-                     plane.opaque)
+                     plane.opaque, _landing(plane, frame, self.width, self.height))
                     for p, plane in enumerate(source.planes)])
                 for s, source in enumerate(self.sources) if self.weights[frame, s] > 0.0
             ])
 
-    def _warp(self, level: np.ndarray, matrix: np.ndarray, dst: np.ndarray, opaque: bool = True) -> np.ndarray:
+    @staticmethod
+    def _warp(level: np.ndarray, matrix: np.ndarray, dst: np.ndarray, opaque: bool = True) -> np.ndarray:
+        """Warp into all of ``dst`` (a frame, or a box of one: ``matrix`` maps its pixels)."""
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        size = (dst.shape[1], dst.shape[0])
         # an opaque picture's edge is never in frame (overscan); a layer's outside is transparent
         border = cv2.BORDER_REPLICATE if opaque else cv2.BORDER_CONSTANT
         if abs(matrix[2, 0]) < 1e-12 and abs(matrix[2, 1]) < 1e-12:  # affine: a cheaper warp
-            return cv2.warpAffine(level, matrix[:2] / matrix[2, 2], (self.width, self.height), dst=dst,
+            return cv2.warpAffine(level, matrix[:2] / matrix[2, 2], size, dst=dst,
                                   flags=flags, borderMode=border, borderValue=0)
-        return cv2.warpPerspective(level, matrix, (self.width, self.height), dst=dst,
-                                   flags=flags, borderMode=border, borderValue=0)
+        return cv2.warpPerspective(level, matrix, size, dst=dst, flags=flags, borderMode=border, borderValue=0)
 
     def _composite(self, entries: list[_Entry], out: np.ndarray, scratch: np.ndarray) -> None:
         """The planes of one source, back to front, into ``out`` (RGBA; its alpha is unused):
-        premultiplied "over", in 8-bit OpenCV arithmetic (exact to rounding, and fast)."""
-        for index, (key, matrix, opaque) in enumerate(entries):
+        premultiplied "over", in 8-bit OpenCV arithmetic (exact to rounding, and fast), only
+        inside the box where each layer's paint lands."""
+        for index, (key, matrix, opaque, box) in enumerate(entries):
             if index == 0:
                 if opaque:
                     self._warp(self.levels[key], matrix, out)
                     continue
                 out[:] = PAPER
-            self._warp(self.levels[key], matrix, scratch, opaque)
-            keep = cv2.cvtColor(cv2.bitwise_not(cv2.extractChannel(scratch, 3)), cv2.COLOR_GRAY2RGBA)
-            cv2.multiply(out, keep, dst=out, scale=1.0 / 255.0)
-            cv2.add(out, scratch, dst=out)
+            if box is None:
+                target, layer = out, scratch
+            else:
+                x0, y0, x1, y1 = box
+                if x0 >= x1:
+                    continue  # nothing of this layer is in the frame
+                target, layer = out[y0:y1, x0:x1], scratch[:y1 - y0, :x1 - x0]
+                matrix = matrix @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1.0]])
+            self._warp(self.levels[key], matrix, layer, opaque)
+            keep = cv2.cvtColor(cv2.bitwise_not(cv2.extractChannel(layer, 3)), cv2.COLOR_GRAY2RGBA)
+            cv2.multiply(target, keep, dst=target, scale=1.0 / 255.0)
+            cv2.add(target, layer, dst=target)
 
     def warp_batch(self, frames: np.ndarray, start: int, stop: int, cancel: threading.Event) -> None:
         """Fill ``frames[:stop - start]`` with frames ``start..stop-1`` (one worker's batch),
@@ -243,9 +287,9 @@ def stream_frames(
     cancel: threading.Event,
     workers: int,
 ) -> Iterator[np.ndarray]:
-    """Every frame in order, as soon as its batch is warped (``warper`` prepared): ``workers``
-    batches in flight on a pool the iterator owns, so at most ``(workers + 1) * BATCH_FRAMES``
-    frames exist at once however long the shot. Cancel is checked before each frame by the
+    """Every frame in order, as soon as its batch is warped (``warper`` prepared): ``workers + 1``
+    batches in flight on a pool the iterator owns (the workers keep warping while a batch is handed
+    out), so at most ``(workers + 2) * BATCH_FRAMES`` frames exist at once however long the shot. Cancel is checked before each frame by the
     workers and before each batch here; closing the iterator early stops the pool."""
     batches = iter([(start, min(start + BATCH_FRAMES, num_frames)) for start in range(0, num_frames, BATCH_FRAMES)])
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="animatic") as pool:
@@ -255,7 +299,7 @@ def stream_frames(
             while True:
                 if cancel.is_set():
                     raise GenerationCancelled(f"cancelled after {made} of {num_frames} frames")
-                while len(pending) < workers:
+                while len(pending) <= workers:  # the workers stay busy while a batch is handed out
                     batch = next(batches, None)
                     if batch is None:
                         break
@@ -269,6 +313,10 @@ def stream_frames(
                     raise GenerationCancelled(f"cancelled after {stop - len(frames)} of {num_frames} frames")
                 progress(stop, num_frames, "warping frames")
                 made = stop
+                refill = next(batches, None)
+                if refill is not None:
+                    spare = np.empty((refill[1] - refill[0], warper.height, warper.width, 3), np.uint8)
+                    pending.append((pool.submit(warper.warp_batch, spare, *refill, cancel), spare, *refill))
                 yield from frames
         finally:
             for future, *_ in pending:
@@ -530,7 +578,8 @@ class AnimaticBackend:
             built = []
             for picture, depth, opaque, _ in planes:
                 maps, last = homographies(path, width, height, src_w, src_h, overscan=used, fit=fit, depth=depth)
-                built.append(_Plane(picture, maps, opaque, depth))
+                content = None if opaque else painted_box(picture)
+                built.append(_Plane(picture, maps, opaque, depth, (0, 0, 0, 0) if not opaque and content is None else content))
         except CameraError as error:
             raise GenerationError(str(error)) from None
         first = used[0] if isinstance(used, list) else used
