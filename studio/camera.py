@@ -55,6 +55,12 @@ frame) and S fits the keyframe to the frame (cover or letterbox, centred). Pixel
 integer coordinates, as in OpenCV. The overscan is the smallest magnification that keeps every
 corner of every frame inside the keyframe for the whole move, shifted the least from centre, so
 no border ever shows and the keyframe is magnified no more than the move needs.
+
+Layers of a drawn panel are planes at their own depths d (the keyframe plane is d = 1), each
+filling the resting view as drawn: ``H_d = K' R (I - C n^T / d) K^-1``, so translations move a
+near layer more (parallax ~ 1/d) and rotations and focal changes move every layer alike. A shot
+that continues another starts at that shot's end pose (``camera_path(start=...)``) and framing
+(:func:`ramp_overscan`), so its first frame is the other's last.
 """
 
 from __future__ import annotations
