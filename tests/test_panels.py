@@ -210,3 +210,19 @@ def test_the_cli_imports_and_exports_a_panel(project: Project, tmp_path: Path) -
     run = subprocess.run([sys.executable, "-m", "studio", "panel", str(project.root), "nope", str(source)],
                          capture_output=True, text=True)
     assert run.returncode == 1 and "nope" in run.stderr
+
+
+def test_a_take_goes_stale_when_its_panel_layers_change(project: Project, tmp_path: Path) -> None:
+    from studio.services.app import StudioServices
+    from studio.services.render import render_shot
+    from studio.services.workspace import Workspace
+
+    save_panel(project, "s1", three_layers())
+    take = render_shot(project, "s1")
+    services = StudioServices(Workspace(tmp_path / "home"))
+    try:
+        assert services.stale_reasons(project, project.load().shot("s1"), take) == []
+        update_layers(project, "s1", [{"name": "foreground", "depth": 0.3}])
+        assert services.stale_reasons(project, project.load().shot("s1"), take) == ["layers"]
+    finally:
+        services.close()

@@ -151,6 +151,8 @@ class StudioServices:
             reasons.append("camera")
         if made.get("keyframes") != card["keyframes"]:
             reasons.append("keyframes")
+        elif made.get("panels", []) != card["panels"]:  # layers or their depths
+            reasons.append("layers")
         if made.get("frames") != shot.duration:
             reasons.append("duration")
         return reasons
