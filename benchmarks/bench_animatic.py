@@ -300,7 +300,7 @@ def main() -> None:
         "",
         f"Same move, same keyframe (2x the output size), {args.frames} frames, medians of {args.runs} runs. "
         "Render only = frames in memory (zoompan: piped out as raw RGB); + encode = H.264 with TAKE_ENCODING "
-        "(ours through studio.media.write_video, zoompan in the same ffmpeg process).",
+        "(ours streamed into studio.media.write_video_stream as a take is made, zoompan in the same ffmpeg process).",
         "",
         "| size | move | ours fps | zoompan fps | ratio | ours + encode fps | zoompan + encode fps | ratio |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
