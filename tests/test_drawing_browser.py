@@ -120,11 +120,28 @@ def test_draw_three_layers_save_render_with_parallax_and_round_trip_an_ora(app, 
 
     def column(frame: np.ndarray, channel: int, row: float) -> float:
         line = frame[int(H * row)]
-        score = line[:, channel] - line.max(axis=1).clip(0) * 0 - line[:, [c for c in range(3) if c != channel]].max(axis=1)
+        score = line[:, channel] - line[:, [c for c in range(3) if c != channel]].max(axis=1)
         return float(np.argmax(score))
     red = column(frames[0], 0, 0.6) - column(frames[-1], 0, 0.6)
     green = column(frames[0], 1, 0.85) - column(frames[-1], 1, 0.85)
     assert red > 5 and green > red * 1.3, (red, green)  # near layer (0.6) moves more than mid (1.0)
+
+    # a dolly in: the near post grows more than the mid one (a plane at 0.6 nears faster than at 1)
+    from studio.services import edits
+
+    edits.patch_shot(project, "d1", {"camera": [{"move": "dolly_in", "intensity": 1.0, "easing": "linear"}]})
+    dolly = read_video(project.resolve(render_shot(project, "d1").path)).astype(int)
+
+    def width(frame: np.ndarray, channel: int, row: float) -> int:
+        line = frame[int(H * row)]
+        others = line[:, [c for c in range(3) if c != channel]].max(axis=1)
+        return int(((line[:, channel] - others) > 80).sum())
+    mid_growth = width(dolly[-1], 0, 0.6) / width(dolly[0], 0, 0.6)
+    near_growth = width(dolly[-1], 1, 0.75) / width(dolly[0], 1, 0.75)
+    assert mid_growth > 1.2 and near_growth > mid_growth * 1.25, (mid_growth, near_growth)
+    edits.patch_shot(project, "d1", {"camera": [{"move": "truck_right", "intensity": 1.0, "easing": "linear"}]})
+    take = render_shot(project, "d1")
+    frames = read_video(project.resolve(take.path)).astype(int)
 
     # a continuity shot cuts with no jump
     following = render_shot(project, "d2")
@@ -149,5 +166,11 @@ def test_draw_three_layers_save_render_with_parallax_and_round_trip_an_ora(app, 
     imported = Project.open(project.root).load().shot("d2").panel("first")
     assert [layer.name for layer in imported.layers] == ["background", "midground", "foreground"]
     assert [layer.depth for layer in imported.layers] == [2.0, 1.0, 0.6]
+    page.locator("#draw-status").get_by_text("imported panel.ora").wait_for()
     page.wait_for_function("document.querySelectorAll('#draw .layer').length === 3")
+    # onion skins of the previous panel and (continuity) the previous shot's last frame
+    onions = page.locator("#draw .onions label")
+    assert {text.split(": ", 1)[1] for text in onions.all_inner_texts()} >= {"previous panel", "previous shot's last frame"}
+    page.locator("#draw .onions label", has_text="last frame").locator("input").check()
+    page.wait_for_function("document.querySelectorAll('#draw .onion img').length === 1")
     tab.close()
