@@ -226,3 +226,10 @@ def test_a_take_goes_stale_when_its_panel_layers_change(project: Project, tmp_pa
         assert services.stale_reasons(project, project.load().shot("s1"), take) == ["layers"]
     finally:
         services.close()
+
+
+def test_validate_names_a_missing_layer_file(project: Project) -> None:
+    board = save_panel(project, "s1", three_layers())
+    project.resolve(board.shot("s1").panel("first").layers[1].path).unlink()
+    run = subprocess.run([sys.executable, "-m", "studio", "validate", str(project.root)], capture_output=True, text=True)
+    assert run.returncode != 0 and "first panel layer 'midground' missing" in run.stdout + run.stderr

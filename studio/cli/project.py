@@ -95,6 +95,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for keyframe in shot.keyframes:
             if not project.resolve(keyframe.path).is_file():
                 problems.append(f"{name}: {keyframe.role} keyframe missing: {keyframe.path}")
+        for panel in shot.panels:
+            for layer in panel.layers:
+                if not project.resolve(layer.path).is_file():
+                    problems.append(f"{name}: {panel.role} panel layer {layer.name!r} missing: {layer.path}")
         for take in shot.takes:
             if not project.resolve(take.path).is_file():
                 problems.append(f"{name}: take {take.id} missing: {take.path}")

@@ -217,7 +217,7 @@ def update_layers(project: Project, shot_id: str, changes: Sequence[Mapping[str,
     wanted: dict[str, dict[str, Any]] = {}
     for change in changes:
         if not isinstance(change, Mapping) or change.get("name") not in by_name:
-            raise PanelError(f"no layer named {shown_name(change)} in the panel; layers: {list(by_name)}")
+            raise PanelError(f"no layer named {_shown_name(change)} in the panel; layers: {list(by_name)}")
         unknown = set(change) - {"name", "depth", "visible", "opacity"}
         if unknown:
             raise PanelError(f"layer {change['name']!r}: unknown setting(s) {sorted(unknown)}")
@@ -230,7 +230,7 @@ def update_layers(project: Project, shot_id: str, changes: Sequence[Mapping[str,
                       actor=actor, label="layer settings", flat=flat)
 
 
-def shown_name(change: Any) -> str:
+def _shown_name(change: Any) -> str:
     name = change.get("name") if isinstance(change, Mapping) else change
     return repr(name)[:80]
 

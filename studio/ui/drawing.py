@@ -42,7 +42,7 @@ class DrawingPanel:
     def __init__(self) -> None:
         self.canvas = gr.HTML({"sig": ""}, html_template=TEMPLATE, css_template=CSS, js_on_load=JS, elem_id="draw")
         with gr.Row():
-            self.upload = gr.File(label="Import a panel (.ora, .psd or an image) as the panel of the chosen role",
+            self.upload = gr.File(label="Import a panel (.ora, .psd or an image) as the shot's first panel",
                                   file_types=[".ora", ".psd", "image"], type="filepath", elem_id="draw-import",
                                   height=80)
             self.download = gr.File(label="Exported panel", interactive=False, elem_id="draw-export", height=80)
