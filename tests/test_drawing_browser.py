@@ -173,4 +173,10 @@ def test_draw_three_layers_save_render_with_parallax_and_round_trip_an_ora(app, 
     assert {text.split(": ", 1)[1] for text in onions.all_inner_texts()} >= {"previous panel", "previous shot's last frame"}
     page.locator("#draw .onions label", has_text="last frame").locator("input").check()
     page.wait_for_function("document.querySelectorAll('#draw .onion img').length === 1")
+    # an image imported as a layer lands above the active one, named after its file
+    picture = tmp_path / "photo.png"
+    Image.fromarray(np.full((60, 100, 3), 200, np.uint8)).save(picture)
+    page.locator("#draw [data-k=image]").set_input_files(str(picture))
+    page.wait_for_function("[...document.querySelectorAll('#draw .layer input[type=text]')].some(i => i.value === 'photo')")
+    assert page.locator("#draw .layer").count() == 4
     tab.close()
