@@ -177,6 +177,12 @@ class _Builder:
     def speeches(self, speeches: list[Speech], line: int) -> None:
         self.current(line)["paragraphs"].append({"kind": "dialogue", "line": line, "text": "", "speeches": speeches, "notes": []})
 
+    def end_speech(self, speech: dict[str, Any] | None) -> None:
+        """A speech being read (name, parts, line, extension) as a dialogue paragraph; None: nothing."""
+        if speech is not None:
+            self.speeches([Speech(speech["name"], " ".join(speech["parts"]), speech["line"], speech["extension"])],
+                          speech["line"])
+
     def note(self, text: str, line: int) -> None:
         text = " ".join(text.split())
         if not text:
@@ -219,10 +225,8 @@ def parse_fountain(text: str) -> Script:
 
     def flush() -> None:
         nonlocal speech
-        if speech is not None:
-            builder.speeches([Speech(speech["name"], " ".join(speech["parts"]), speech["line"], speech["extension"])],
-                             speech["line"])
-            speech = None
+        builder.end_speech(speech)
+        speech = None
 
     def column(elements: list[Any]) -> Speech:
         cue, *rest = elements
@@ -303,10 +307,8 @@ def parse_fdx(data: bytes) -> Script:
 
     def flush() -> None:
         nonlocal speech
-        if speech is not None:
-            builder.speeches([Speech(speech["name"], " ".join(speech["parts"]), speech["line"], speech["extension"])],
-                             speech["line"])
-            speech = None
+        builder.end_speech(speech)
+        speech = None
 
     def read_dual(block: Any) -> list[Speech]:
         result: list[Speech] = []

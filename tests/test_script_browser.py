@@ -14,7 +14,7 @@ from studio.services import edits
 from studio.storage import Project
 
 from conftest import free_port
-from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, Tab, wait_for
+from test_ui_browser import CHROMIUM, Tab, browser, wait_for  # noqa: F401 - the browser fixture
 
 SAMPLE = Path(__file__).parent / "fixtures" / "script" / "sample.fountain"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -34,17 +34,6 @@ def app(tmp_path):
     finally:
         demo.close()
         services.close()
-
-
-@pytest.fixture
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_upload_preview_import_scene_headers_timing_warning_and_fit(app, browser) -> None:
