@@ -60,7 +60,7 @@ AUDIO_LEVEL_RANGE = (-60.0, 12.0)
 """Scratch track gain in dB a board may set (-60 is all but silent; +12 is already loud)."""
 LENS_MM_RANGE = (8.0, 600.0)
 """Focal lengths (35 mm equivalent) a card may name; outside this it is a typo."""
-MEMORY_PROFILES: tuple[str, ...] = ("none", "vae_tiling", "model_offload", "group_offload")
+MEMORY_PROFILES: tuple[str, ...] = ("none", "vae_tiling", "quantized", "model_offload", "group_offload")
 """How a diffusion backend fits in accelerator memory: none (everything on the device),
 vae_tiling (decode in tiles), model_offload (one component on the device at a time, + tiling),
 group_offload (blocks streamed in and out, + tiling; the least memory)."""

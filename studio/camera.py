@@ -277,7 +277,7 @@ def camera_path(
 # Parameters -> homographies
 
 
-def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     """Camera-to-world rotation: yaw about y, then pitch about x, then roll about z (pan-tilt head)."""
     y, p, r = np.radians([yaw, pitch, roll])
     ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
@@ -305,12 +305,12 @@ def plane_homographies(path: CameraPath, width: int, height: int, depth: float =
     out = np.empty((path.num_frames, 3, 3))
     for index, (yaw, pitch, roll, tx, ty, tz, focal) in enumerate(path.params):
         k_frame = np.array([[f * focal, 0, cx], [0, f * focal, cy], [0, 0, 1.0]])
-        rotation = _rotation(yaw, pitch, roll).T  # world -> camera
+        rotation_wc = rotation(yaw, pitch, roll).T  # world -> camera
         if tz >= 0.98 * depth:
             raise CameraError(f"frame {index}: the camera reaches the plane at depth {depth:g} (it has moved "
                               f"{tz:.3g} forward); reduce the dolly or set that layer further away")
         centre = np.array([[tx], [-ty], [tz]]) / depth
-        forward = k_frame @ rotation @ (np.eye(3) - centre @ n) @ k_inv
+        forward = k_frame @ rotation_wc @ (np.eye(3) - centre @ n) @ k_inv
         out[index] = np.linalg.inv(forward)
     corners = np.concatenate([frame_corners(width, height), np.ones((4, 1))], axis=1).T
     depth_sign = (out @ corners)[:, 2, :]

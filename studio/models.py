@@ -63,7 +63,8 @@ class ModelSpec:
 
     key: str
     family: str
-    """Backend name that runs it: "wan", "ltx" or "cogvideox"."""
+    """Backend name that runs it: "wan", "ltx", "cogvideox", "sana_wm", "hunyuan", "kandinsky", "ltx2",
+    "skyreels"."""
     source: str
     """A Hugging Face hub id ("org/name") or a local folder in Diffusers format."""
     title: str
@@ -80,6 +81,9 @@ class ModelSpec:
     download_gb: float = 0.0
     revision: str | None = None
     note: str = ""
+    memory_gb: float = 0.0
+    """GPU memory for every component's weights in bf16 with no offload, estimated from parameter
+    counts (activations come on top; model offload needs about the largest component)."""
 
     @property
     def is_hub(self) -> bool:
@@ -112,7 +116,23 @@ def _cog(key: str, source: str, title: str, pipeline: str, tasks: tuple[str, ...
                      FrameRule(8, 9, 49), 8, 50, guidance, gb)
 
 
-CATALOG: Mapping[str, ModelSpec] = MappingProxyType({spec.key: spec for spec in (
+def _spec(key: str, family: str, source: str, title: str, pipeline: str, tasks: tuple[str, ...],
+          size: tuple[int, int], multiple: int, frames: FrameRule, fps: int, steps: int, guidance: float,
+          gb: float, memory_gb: float, note: str = "") -> ModelSpec:
+    return ModelSpec(key, family, source, title, pipeline, tasks, size[0], size[1], multiple, frames, fps,
+                     steps, guidance, gb, note=note, memory_gb=memory_gb)
+
+
+_MEMORY_GB = MappingProxyType({
+    # bf16 weights: transformer + text encoder(s) + VAE, from the models' published parameter counts
+    "wan2.1-t2v-1.3b": 14.0, "wan2.1-t2v-14b": 40.0, "wan2.1-i2v-480p": 41.0, "wan2.1-i2v-720p": 41.0,
+    "wan2.1-flf2v-720p": 41.0, "wan2.2-ti2v-5b": 22.0, "wan2.1-vace-1.3b": 15.0, "wan2.1-vace-14b": 42.0,
+    "ltx-video": 14.0, "ltx-video-0.9.5": 14.0, "cogvideox-2b": 14.0, "cogvideox-5b": 20.0,
+    "cogvideox-5b-i2v": 20.0,
+})
+
+CATALOG: Mapping[str, ModelSpec] = MappingProxyType({spec.key: dataclasses.replace(
+    spec, memory_gb=spec.memory_gb or _MEMORY_GB.get(spec.key, 0.0)) for spec in (
     _wan("wan2.1-t2v-1.3b", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "Wan 2.1 text-to-video 1.3B",
          "WanPipeline", ("t2v", "v2v"), (832, 480), 29.0, note="about 8 GB of VRAM with model offload"),
     _wan("wan2.1-t2v-14b", "Wan-AI/Wan2.1-T2V-14B-Diffusers", "Wan 2.1 text-to-video 14B",
@@ -139,6 +159,50 @@ CATALOG: Mapping[str, ModelSpec] = MappingProxyType({spec.key: spec for spec in 
          ("t2v", "v2v"), 22.0),
     _cog("cogvideox-5b-i2v", "THUDM/CogVideoX-5b-I2V", "CogVideoX 5B image-to-video",
          "CogVideoXImageToVideoPipeline", ("i2v",), 22.0),
+    # Wan 2.2 A14B: two 14B experts in one pipeline (transformer for high noise, transformer_2 below
+    # the boundary timestep); only one runs at a time, both are resident without offload.
+    _spec("wan2.2-t2v-a14b", "wan", "Wan-AI/Wan2.2-T2V-A14B-Diffusers", "Wan 2.2 text-to-video A14B (two experts)",
+          "WanPipeline", ("t2v", "v2v"), (1280, 720), 16, FrameRule(4, 5, 81), 16, 40, 4.0, 126.0, 68.0,
+          note="two 14B experts (high / low noise); model_offload keeps one on the GPU at a time"),
+    _spec("wan2.2-i2v-a14b", "wan", "Wan-AI/Wan2.2-I2V-A14B-Diffusers", "Wan 2.2 image-to-video A14B (two experts)",
+          "WanImageToVideoPipeline", ("i2v",), (1280, 720), 16, FrameRule(4, 5, 81), 16, 40, 3.5, 126.0, 68.0,
+          note="two 14B experts (high / low noise); model_offload keeps one on the GPU at a time"),
+    # HunyuanVideo 1.5 (8.3B; Qwen2.5-VL 7B + ByT5 text encoders, SigLIP image encoder for I2V)
+    _spec("hunyuanvideo-1.5-480p-t2v", "hunyuan", "hunyuanvideo-community/HunyuanVideo-1.5-480p_t2v",
+          "HunyuanVideo 1.5 text-to-video 480p", "HunyuanVideo15Pipeline", ("t2v",), (848, 480), 16,
+          FrameRule(4, 5, 121), 24, 50, 6.0, 33.0, 34.0),
+    _spec("hunyuanvideo-1.5-480p-i2v", "hunyuan", "hunyuanvideo-community/HunyuanVideo-1.5-480p_i2v",
+          "HunyuanVideo 1.5 image-to-video 480p", "HunyuanVideo15ImageToVideoPipeline", ("i2v",), (848, 480), 16,
+          FrameRule(4, 5, 121), 24, 50, 6.0, 34.0, 35.0),
+    # Kandinsky 5.0 Video Lite (2B; Qwen2.5-VL 7B + CLIP text encoders, HunyuanVideo VAE)
+    _spec("kandinsky-5-lite-t2v", "kandinsky", "kandinskylab/Kandinsky-5.0-T2V-Lite-sft-5s-Diffusers",
+          "Kandinsky 5.0 Video Lite text-to-video (5 s)", "Kandinsky5T2VPipeline", ("t2v",), (768, 512), 16,
+          FrameRule(4, 5, 121), 24, 50, 5.0, 25.0, 22.0),
+    _spec("kandinsky-5-lite-t2v-distilled", "kandinsky",
+          "kandinskylab/Kandinsky-5.0-T2V-Lite-distilled16steps-5s-Diffusers",
+          "Kandinsky 5.0 Video Lite text-to-video, 16-step distilled (drafts)", "Kandinsky5T2VPipeline", ("t2v",),
+          (768, 512), 16, FrameRule(4, 5, 121), 24, 16, 1.0, 25.0, 22.0),
+    _spec("kandinsky-5-lite-i2v", "kandinsky", "kandinskylab/Kandinsky-5.0-I2V-Lite-5s-Diffusers",
+          "Kandinsky 5.0 Video Lite image-to-video (5 s)", "Kandinsky5I2VPipeline", ("i2v",), (768, 512), 16,
+          FrameRule(4, 5, 121), 24, 50, 5.0, 25.0, 22.0),
+    # LTX-2 (19B audio+video transformer, Gemma 3 12B text encoder): video with sound (backend by 15b)
+    _spec("ltx-2", "ltx2", "Lightricks/LTX-2", "LTX-2 video with synchronized audio", "LTX2Pipeline",
+          ("t2v", "i2v"), (768, 512), 32, FrameRule(8, 9, 257), 24, 30, 3.0, 80.0, 62.0,
+          note="returns audio with the frames; camera-move LoRAs (see MOVE_LORAS)"),
+    # SANA-WM (1.6B camera-controlled DiT, Gemma 2 2B text encoder, LTX-2 VAE): the card's camera path
+    _spec("sana-wm", "sana_wm", "Efficient-Large-Model/SANA-WM_bidirectional-diffusers",
+          "SANA-WM camera-controlled image-to-video (explicit camera path)", "SanaWMPipeline", ("i2v",),
+          (1280, 704), 32, FrameRule(8, 9, 161), 16, 60, 5.0, 12.0, 10.0,
+          note="follows the card's exact camera path (per-frame c2w + intrinsics); needs a first frame"),
+    # SkyReels-V2 diffusion forcing (Wan architecture): long shots in overlapping windows (backend by 15b)
+    _spec("skyreels-v2-df-1.3b-540p", "skyreels", "Skywork/SkyReels-V2-DF-1.3B-540P-Diffusers",
+          "SkyReels-V2 diffusion forcing 1.3B 540P (long shots)", "SkyReelsV2DiffusionForcingPipeline",
+          ("t2v", "i2v"), (960, 544), 16, FrameRule(4, 5, 97), 24, 30, 6.0, 29.0, 14.0,
+          note="97 frames per window; longer shots extend with overlap_history"),
+    _spec("skyreels-v2-df-14b-540p", "skyreels", "Skywork/SkyReels-V2-DF-14B-540P-Diffusers",
+          "SkyReels-V2 diffusion forcing 14B 540P (long shots)", "SkyReelsV2DiffusionForcingPipeline",
+          ("t2v", "i2v"), (960, 544), 16, FrameRule(4, 5, 97), 24, 30, 6.0, 78.0, 40.0,
+          note="97 frames per window; longer shots extend with overlap_history"),
 )})
 """Every model the app knows by name. Sizes are width x height; download sizes are approximate."""
 
@@ -149,6 +213,13 @@ _LIKE_BY_PIPELINE = MappingProxyType({
     "LTXConditionPipeline": "ltx-video-0.9.5",
     "CogVideoXPipeline": "cogvideox-5b", "CogVideoXVideoToVideoPipeline": "cogvideox-5b",
     "CogVideoXImageToVideoPipeline": "cogvideox-5b-i2v",
+    "HunyuanVideo15Pipeline": "hunyuanvideo-1.5-480p-t2v",
+    "HunyuanVideo15ImageToVideoPipeline": "hunyuanvideo-1.5-480p-i2v",
+    "Kandinsky5T2VPipeline": "kandinsky-5-lite-t2v", "Kandinsky5I2VPipeline": "kandinsky-5-lite-i2v",
+    "LTX2Pipeline": "ltx-2", "LTX2ImageToVideoPipeline": "ltx-2", "LTX2ConditionPipeline": "ltx-2",
+    "SanaWMPipeline": "sana-wm",
+    "SkyReelsV2DiffusionForcingPipeline": "skyreels-v2-df-1.3b-540p",
+    "SkyReelsV2DiffusionForcingImageToVideoPipeline": "skyreels-v2-df-1.3b-540p",
 })
 
 
@@ -202,6 +273,8 @@ def infer_spec(folder: Path) -> ModelSpec:
         transformer = _read_json(folder / "transformer" / "config.json")
         if index.get("expand_timesteps"):
             like = "wan2.2-ti2v-5b"
+        elif (index.get("transformer_2") or [None])[0] is not None:  # two experts: Wan 2.2 A14B
+            like = "wan2.2-i2v-a14b" if class_name == "WanImageToVideoPipeline" else "wan2.2-t2v-a14b"
         elif transformer.get("pos_embed_seq_len"):
             like = "wan2.1-flf2v-720p"
     spec = custom_model(str(folder), like)

@@ -108,7 +108,7 @@ def test_catalog_entries_carry_each_family_constraints() -> None:
     assert get_spec("cogvideox-5b").frames.nearest(200) == 49
     assert "flf2v" in get_spec("wan2.1-flf2v-720p").tasks and "flf2v" not in get_spec("wan2.1-i2v-480p").tasks
     families = {spec.family for spec in CATALOG.values()}
-    assert families == {"wan", "ltx", "cogvideox"}
+    assert families == {"wan", "ltx", "cogvideox", "hunyuan", "kandinsky", "ltx2", "sana_wm", "skyreels"}
 
 
 def test_unknown_model_lists_known_ones() -> None:

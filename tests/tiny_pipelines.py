@@ -216,3 +216,51 @@ def install_in_hf_cache(folder: Path, repo_id: str, cache_dir: Path, commit: str
 
 def pipeline_class_name(folder: Path) -> str:
     return json.loads((folder / "model_index.json").read_text())["_class_name"]
+
+
+# ------------------------------------------------------------------------------------------------
+# SANA-WM (camera-controlled I2V): the real classes, configured tiny (diffusers 0.42 exposes depth,
+# width and heads in SanaWMTransformer3DModel's config), an LTX-2 VAE and a Gemma 2 text encoder
+
+
+def tiny_ltx2_vae():
+    """The tiny AutoencoderKLLTX2Video diffusers' LTX-2 tests use (2x spatial, 2x temporal)."""
+    from diffusers import AutoencoderKLLTX2Video
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLLTX2Video(
+        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8,), decoder_block_out_channels=(8,),
+        layers_per_block=(1,), decoder_layers_per_block=(1, 1), spatio_temporal_scaling=(True,),
+        decoder_spatio_temporal_scaling=(True,), decoder_inject_noise=(False, False), downsample_type=("spatial",),
+        upsample_residual=(False,), upsample_factor=(1,), timestep_conditioning=False, patch_size=1, patch_size_t=1,
+        encoder_causal=True, decoder_causal=False,
+    )
+    vae.use_framewise_encoding = False
+    vae.use_framewise_decoding = False
+    return vae
+
+
+def tiny_gemma2():
+    from transformers import Gemma2Config, Gemma2ForCausalLM
+
+    torch.manual_seed(0)
+    config = Gemma2Config(vocab_size=_vocab_size(), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                          num_attention_heads=2, num_key_value_heads=1, head_dim=8, pad_token_id=0,
+                          max_position_embeddings=512)
+    return Gemma2ForCausalLM(config).eval()
+
+
+def build_sana_wm(folder: Path) -> Path:
+    from diffusers import FlowMatchEulerDiscreteScheduler, SanaWMPipeline, SanaWMTransformer3DModel
+
+    vae = tiny_ltx2_vae()
+    torch.manual_seed(0)
+    transformer = SanaWMTransformer3DModel(
+        in_channels=4, num_layers=2, hidden_size=32, num_attention_heads=2, linear_head_dim=16, softmax_every_n=2,
+        chunk_plucker_channels=6 * vae.temporal_compression_ratio, chunk_plucker_post_attn_blocks=2,
+        caption_channels=16, image_size=32, mixed_precision="fp32",
+    )
+    pipe = SanaWMPipeline(tokenizer=tiny_tokenizer(), text_encoder=tiny_gemma2(), vae=vae, transformer=transformer,
+                          scheduler=FlowMatchEulerDiscreteScheduler())
+    pipe.save_pretrained(folder)
+    return folder

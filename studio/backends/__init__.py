@@ -19,6 +19,7 @@ BACKENDS = MappingProxyType({
     "wan": "studio.backends.wan:WanBackend",
     "ltx": "studio.backends.ltx:LTXBackend",
     "cogvideox": "studio.backends.cogvideox:CogVideoXBackend",
+    "sana_wm": "studio.backends.sana_wm:SanaWMBackend",
 })
 """Backend name -> "module:class". The class is built with keyword settings (device, model...)."""
 

@@ -14,6 +14,7 @@ down in the order a job runs:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import inspect
@@ -23,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
@@ -44,7 +45,8 @@ if TYPE_CHECKING:
 
 
 NEXT_PROFILE = MappingProxyType({
-    "none": "model_offload", "vae_tiling": "model_offload", "model_offload": "group_offload",
+    "none": "model_offload", "vae_tiling": "model_offload", "quantized": "model_offload",
+    "model_offload": "group_offload",
 })
 """The profile an out-of-memory message suggests next."""
 
@@ -317,6 +319,10 @@ class DiffusersBackend:
                 f"memory profile {memory_profile!r} moves weights between the CPU and an accelerator, but this "
                 "backend runs on the CPU (no CUDA or MPS device): use 'none' or 'vae_tiling'"
             )
+        if memory_profile == "quantized":
+            self.quantization = quantization_backend(self.device)
+        else:
+            self.quantization = None
         if first_block_cache is not None and not 0 < float(first_block_cache) < 1:
             raise GenerationError(f"first_block_cache is a threshold between 0 and 1 (e.g. 0.05), got {shown(first_block_cache)}")
         self.memory_profile = memory_profile
@@ -327,6 +333,8 @@ class DiffusersBackend:
         self.attention_backend = attention_backend
         self._resident: _Resident | None = None
         self._lock = threading.Lock()
+        self._decode_notes: list[str] = []
+        """What the VAE-decode retry did during the current job (recorded as adjustments)."""
         self.spec(self.model)
 
     # -- family hooks ------------------------------------------------------------------------
@@ -345,6 +353,16 @@ class DiffusersBackend:
     def call_defaults(self, spec: ModelSpec, shape: Shape) -> dict[str, Any]:
         """Family-wide call arguments (e.g. LTX's frame_rate)."""
         return {}
+
+    def request_kwargs(self, request: ShotRequest, task: str, spec: ModelSpec, shape: Shape,
+                       cond: Conditioning) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Call arguments that need the whole request (e.g. SANA-WM's camera trajectory), and what
+        of them to record in the take's metadata."""
+        return {}, {}
+
+    def output_frames(self, output: Any) -> Any:
+        """The generated clip from a pipeline's output: the first video of the batch (T, H, W, 3)."""
+        return output.frames[0]
 
     def text_length(self, pipe: Any, requested: int) -> int:
         """Prompt tokens to encode; a family whose transformer fixes it overrides this."""
@@ -407,6 +425,8 @@ class DiffusersBackend:
             source, load = str(availability.path), {}
         load |= self.load_kwargs(spec, source, load)
         try:
+            if self.quantization is not None:
+                load["quantization_config"] = quantization_config(self.quantization, self.dtype)
             pipe = pipeline_class.from_pretrained(source, dtype=self.dtype, **load)
         except (OSError, ValueError) as error:
             raise GenerationError(
@@ -477,6 +497,7 @@ class DiffusersBackend:
     def _generate(self, request: ShotRequest, progress: Progress, cancel: threading.Event) -> Clip:
         started = time.perf_counter()
         options = dict(request.options)
+        self._decode_notes = []
         # 1. model and task
         spec = self.spec(request.model)
         task = choose_task(request, spec)
@@ -522,6 +543,8 @@ class DiffusersBackend:
         kwargs["max_sequence_length"] = self.text_length(pipe, kwargs["max_sequence_length"])
         kwargs |= self.call_defaults(spec, shape)
         kwargs |= self.task_kwargs(task, spec, shape, cond)
+        extra_kwargs, extra_record = self.request_kwargs(request, task, spec, shape, cond)
+        kwargs |= extra_kwargs
         if class_name in VIDEO_INPUT_PIPELINES:
             kwargs.pop("num_frames")  # video-to-video pipelines take the length of the init video
         # 5. run
@@ -555,9 +578,10 @@ class DiffusersBackend:
                 for k in request.keyframes
             ],
             "continuity": request.previous_last_frame is not None,
-            "adjustments": list(shape.adjustments),
+            "adjustments": list(shape.adjustments) + self._decode_notes,
             "elapsed_s": round(time.perf_counter() - started, 3),
         }
+        metadata |= extra_record
         return Clip(frames=frames, fps=request.fps, metadata=metadata)
 
     def _conditioning(self, request: ShotRequest, spec: ModelSpec, shape: Shape, task: str,
@@ -618,7 +642,8 @@ class DiffusersBackend:
             return tensors
 
         try:
-            output = pipe(**kwargs, callback_on_step_end=on_step_end)
+            with _decode_retry(pipe, self._decode_notes):
+                output = pipe(**kwargs, callback_on_step_end=on_step_end)
         except _Cancelled:
             pipe.maybe_free_model_hooks()
             raise GenerationCancelled("cancelled; nothing was kept") from None
@@ -630,7 +655,7 @@ class DiffusersBackend:
         except (ValueError, TypeError, RuntimeError) as error:
             pipe.maybe_free_model_hooks()
             raise GenerationError(f"{type(pipe).__name__} failed: {error}") from error
-        frames = np.asarray(output.frames[0], dtype=np.float32)
+        frames = np.asarray(self.output_frames(output), dtype=np.float32)
         return np.clip(np.rint(frames * 255.0), 0, 255).astype(np.uint8)
 
     def _oom_message(self, shape: Shape) -> str:
@@ -641,6 +666,74 @@ class DiffusersBackend:
                     f"profile {suggestion!r}, or a smaller board size or a shorter shot")
         return (f"out of GPU memory even with memory profile {self.memory_profile!r} ({where}); use a smaller "
                 "board size, a shorter shot, or a smaller model")
+
+
+QUANTIZED_COMPONENTS: tuple[str, ...] = ("transformer", "transformer_2")
+"""What the quantized profile stores in 8 bits: the denoisers (most of the weights). Text encoders
+and VAEs stay in the working dtype: 8-bit text embeddings and decodes cost visible quality."""
+
+
+def quantization_backend(device: "torch.device") -> str:
+    """The 8-bit weight backend the quantized profile uses here: torchao (int8 weight-only, CPU or
+    GPU) when installed, else bitsandbytes (LLM.int8, CUDA only); a clear error when neither fits."""
+    import importlib.util
+
+    if importlib.util.find_spec("torchao") is not None:
+        return "torchao"
+    if importlib.util.find_spec("bitsandbytes") is not None:
+        if device.type != "cuda":
+            raise GenerationError(
+                "memory profile 'quantized' found bitsandbytes, which needs a CUDA GPU; this backend runs on "
+                f"{device.type}. Install torchao (pip install 'previz-studio[quantize]') or use 'vae_tiling'")
+        return "bitsandbytes"
+    raise GenerationError(
+        "memory profile 'quantized' stores the model's weights in 8 bits and needs torchao "
+        "(pip install 'previz-studio[quantize]') or, on a CUDA GPU, bitsandbytes; neither is installed")
+
+
+def quantization_config(backend: str, dtype: "torch.dtype") -> Any:
+    """diffusers' pipeline-level config: 8-bit weights for the denoiser(s) only."""
+    from diffusers import PipelineQuantizationConfig
+
+    if backend == "torchao":
+        from torchao.quantization import Int8WeightOnlyConfig
+
+        return PipelineQuantizationConfig(quant_backend="torchao", quant_kwargs={"quant_type": Int8WeightOnlyConfig()},
+                                          components_to_quantize=list(QUANTIZED_COMPONENTS))
+    return PipelineQuantizationConfig(quant_backend="bitsandbytes_8bit", quant_kwargs={"load_in_8bit": True},
+                                      components_to_quantize=list(QUANTIZED_COMPONENTS))
+
+
+@contextlib.contextmanager
+def _decode_retry(pipe: Any, notes: list[str]) -> Iterator[None]:
+    """Within one pipeline call: if the VAE decode runs out of memory, the latents it was given
+    are kept, tiled decoding is turned on and the decode is tried once more, instead of losing
+    every denoising step already done. Only the decode is retried; an OOM elsewhere propagates."""
+    import torch
+
+    vae = getattr(pipe, "vae", None)
+    if vae is None or not hasattr(vae, "enable_tiling") or not hasattr(vae, "decode"):
+        yield
+        return
+    original = vae.decode
+
+    def decode(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(*args, **kwargs)
+        except torch.OutOfMemoryError:
+            if getattr(vae, "use_tiling", False):
+                raise  # already tiled: nothing smaller to try here
+            gc.collect()
+            _empty_accelerator_cache()
+            vae.enable_tiling()
+            notes.append("vae decode ran out of memory; the latents were kept and decoded again in tiles")
+            return original(*args, **kwargs)
+
+    vae.decode = decode
+    try:
+        yield
+    finally:
+        del vae.decode  # the instance attribute goes; the class's method shows through again
 
 
 def _empty_accelerator_cache() -> None:

@@ -32,17 +32,18 @@ def register(commands: argparse._SubParsersAction) -> None:
 def cmd_models_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     rows = list_models(cache_dir=args.cache_dir, models_dir=args.models_dir)
-    header = ("model", "backend", "status", "size", "fps", "frames", "tasks")
+    header = ("model", "backend", "status", "size", "fps", "frames", "memory", "tasks")
     table = [header] + [(
         found.spec.key, found.spec.family,
         "on disk" if found.ready else ("incomplete" if found.path else "missing"),
         f"{found.spec.native_width}x{found.spec.native_height}", str(found.spec.fps), str(found.spec.frames),
-        ", ".join(found.spec.tasks),
+        f"{found.spec.memory_gb:g} GB" if found.spec.memory_gb else "?", ", ".join(found.spec.tasks),
     ) for found in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
     for row in table:
         out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] + "\n")
     out.write("\ntasks: " + "; ".join(f"{key} = {name}" for key, name in TASK_NAMES.items()) + "\n")
+    out.write("memory: bf16 weights of every component with no offload (estimated from parameter counts)\n")
     missing = [found for found in rows if not found.ready]
     if missing:
         out.write("\n" + "\n".join(found.explain() for found in missing) + "\n")

@@ -1,0 +1,128 @@
+"""Camera-move LoRAs: for models that learn a move from a LoRA rather than a camera path.
+
+LTX-2 and Kandinsky 5 ship LoRAs trained on one camera move each. The card's move picks the LoRA
+and its intensity picks the adapter weight, linearly between the row's ``weight_low`` (intensity
+0) and ``weight_high`` (intensity 1). A card with several moves uses the strongest one that has a
+LoRA (the others stay in the prompt phrase); handheld has none. The table is the README's
+"Camera-move LoRAs" table; ``--option move_lora=off`` turns it off for a render, and
+``--option move_lora=REPO[:FILE]`` names another LoRA for the card's move (weight as in the table).
+
+Which repos are confirmed: ``Lightricks/LTX-2-19b-LoRA-Camera-Control-Dolly-In`` and its weight
+file name appear in diffusers 0.42's LTX2InContextPipeline example; the other LTX-2 rows follow the
+same published naming (Dolly-Out/Left/Right, Jib-Up/Down, Static). The Kandinsky 5 Lite camera
+LoRAs are published in Kandinsky Lab's "Video Lite LoRAs" collection; the repo ids here follow its
+naming and could not be checked offline (``verified`` says which).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from studio.board import CameraMove
+
+
+@dataclass(frozen=True)
+class MoveLora:
+    """One camera-move LoRA: where it is, and the adapter weight range."""
+
+    repo: str
+    weight_name: str | None
+    weight_low: float = 0.6
+    weight_high: float = 1.0
+    verified: bool = False
+    """Whether the repo id was confirmed from a source available offline (diffusers' docs)."""
+
+    def weight(self, intensity: float) -> float:
+        return round(self.weight_low + (self.weight_high - self.weight_low) * float(intensity), 4)
+
+
+def _ltx2(name: str, verified: bool = False) -> MoveLora:
+    slug = name.lower()
+    return MoveLora(f"Lightricks/LTX-2-19b-LoRA-Camera-Control-{name}",
+                    f"ltx-2-19b-lora-camera-control-{slug}.safetensors", 0.6, 1.0, verified)
+
+
+def _kandinsky(name: str) -> MoveLora:
+    return MoveLora(f"kandinskylab/Kandinsky-5.0-T2V-Lite-lora-camera-{name}", None, 0.5, 1.0)
+
+
+MOVE_LORAS: Mapping[str, Mapping[str, MoveLora]] = MappingProxyType({
+    "ltx2": MappingProxyType({
+        "dolly_in": _ltx2("Dolly-In", verified=True),
+        "dolly_out": _ltx2("Dolly-Out"),
+        "truck_left": _ltx2("Dolly-Left"),
+        "truck_right": _ltx2("Dolly-Right"),
+        "crane_up": _ltx2("Jib-Up"),
+        "pedestal_up": _ltx2("Jib-Up"),
+        "crane_down": _ltx2("Jib-Down"),
+        "pedestal_down": _ltx2("Jib-Down"),
+        "static": _ltx2("Static"),
+    }),
+    "kandinsky": MappingProxyType({
+        "dolly_in": _kandinsky("dolly-in"),
+        "dolly_out": _kandinsky("dolly-out"),
+        "pan_left": _kandinsky("pan-left"),
+        "pan_right": _kandinsky("pan-right"),
+        "tilt_up": _kandinsky("tilt-up"),
+        "tilt_down": _kandinsky("tilt-down"),
+        "zoom_in": _kandinsky("zoom-in"),
+        "zoom_out": _kandinsky("zoom-out"),
+        "orbit_left": _kandinsky("orbit-left"),
+        "orbit_right": _kandinsky("orbit-right"),
+    }),
+})
+"""family -> camera move -> LoRA."""
+
+
+@dataclass(frozen=True)
+class MoveLoraChoice:
+    """The LoRA a card's camera gets, with the move it stands for and the adapter weight."""
+
+    move: str
+    intensity: float
+    lora: MoveLora
+    weight: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"move": self.move, "intensity": self.intensity, "repo": self.lora.repo,
+                "weight_name": self.lora.weight_name, "weight": self.weight, "verified": self.lora.verified}
+
+
+def choose_move_lora(family: str, moves: tuple[CameraMove, ...], override: object = None) -> MoveLoraChoice | None:
+    """The LoRA for the strongest of ``moves`` that has one in ``family``'s table (a static card
+    uses the static LoRA where there is one); None when nothing applies or ``override`` is "off".
+    ``override`` "REPO[:FILE]" replaces the table's LoRA for that move."""
+    table = MOVE_LORAS.get(family, {})
+    if override in ("off", False) or not table:
+        return None
+    candidates = [m for m in moves if m.move in table and (m.move == "static" or m.intensity > 0)]
+    if not candidates:
+        if all(m.move == "static" or m.intensity == 0 for m in moves) and "static" in table:
+            candidates = [CameraMove("static")]
+        else:
+            return None
+    strongest = max(candidates, key=lambda m: 1.0 if m.move == "static" else m.intensity)
+    lora = table[strongest.move]
+    if isinstance(override, str) and override.strip():
+        repo, _, weight_name = override.strip().partition(":")
+        lora = MoveLora(repo, weight_name or None, lora.weight_low, lora.weight_high, verified=False)
+    intensity = 1.0 if strongest.move == "static" else float(strongest.intensity)
+    return MoveLoraChoice(strongest.move, intensity, lora, lora.weight(intensity))
+
+
+def apply_move_lora(pipe: Any, choice: MoveLoraChoice | None, load: dict[str, Any]) -> None:
+    """Load ``choice``'s LoRA into ``pipe`` as adapter "camera_move" at its weight, or switch the
+    adapter off when ``choice`` is None (a LoRA already loaded stays cached in the pipeline)."""
+    loaded = {name for names in pipe.get_list_adapters().values() for name in names}
+    if choice is None:
+        if any(name.startswith("camera_move") for name in loaded):
+            pipe.disable_lora()
+        return
+    name = "camera_move_" + "".join(c if c.isalnum() else "_" for c in choice.lora.repo.rsplit("/", 1)[-1].lower())
+    if name not in loaded:
+        extra = {"weight_name": choice.lora.weight_name} if choice.lora.weight_name else {}
+        pipe.load_lora_weights(choice.lora.repo, adapter_name=name, **extra, **load)
+    pipe.enable_lora()
+    pipe.set_adapters([name], [choice.weight])
