@@ -693,15 +693,15 @@ def quantization_backend(device: "torch.device") -> str:
 
 def quantization_config(backend: str, dtype: "torch.dtype") -> Any:
     """diffusers' pipeline-level config: 8-bit weights for the denoiser(s) only."""
-    from diffusers import PipelineQuantizationConfig
+    from diffusers import BitsAndBytesConfig, PipelineQuantizationConfig, TorchAoConfig
 
     if backend == "torchao":
         from torchao.quantization import Int8WeightOnlyConfig
 
-        return PipelineQuantizationConfig(quant_backend="torchao", quant_kwargs={"quant_type": Int8WeightOnlyConfig()},
-                                          components_to_quantize=list(QUANTIZED_COMPONENTS))
-    return PipelineQuantizationConfig(quant_backend="bitsandbytes_8bit", quant_kwargs={"load_in_8bit": True},
-                                      components_to_quantize=list(QUANTIZED_COMPONENTS))
+        return PipelineQuantizationConfig(quant_mapping={
+            name: TorchAoConfig(Int8WeightOnlyConfig()) for name in QUANTIZED_COMPONENTS})
+    return PipelineQuantizationConfig(quant_mapping={
+        name: BitsAndBytesConfig(load_in_8bit=True) for name in QUANTIZED_COMPONENTS})
 
 
 @contextlib.contextmanager
