@@ -60,7 +60,13 @@ AUDIO_LEVEL_RANGE = (-60.0, 12.0)
 """Scratch track gain in dB a board may set (-60 is all but silent; +12 is already loud)."""
 LENS_MM_RANGE = (8.0, 600.0)
 """Focal lengths (35 mm equivalent) a card may name; outside this it is a typo."""
+MAX_REFERENCES = 8
+"""Reference pictures per cast member or location."""
+MAX_LORAS = 8
+LORA_WEIGHT_RANGE = (-4.0, 4.0)
 MEMORY_PROFILES: tuple[str, ...] = ("none", "vae_tiling", "quantized", "model_offload", "group_offload")
+QUALITIES: tuple[str, ...] = ("draft", "final")
+"""Render quality: draft (a distilled model or fewer steps, smaller) or final (full settings)."""
 """How a diffusion backend fits in accelerator memory: none (everything on the device),
 vae_tiling (decode in tiles), model_offload (one component on the device at a time, + tiling),
 group_offload (blocks streamed in and out, + tiling; the least memory)."""
@@ -223,8 +229,9 @@ class FrameRate:
         return str(self.num) if self.den == 1 else f"{self.num}/{self.den}"
 
     def frames_to_seconds(self, frames: int) -> float:
-        """For labels and ffmpeg arguments only: exact rational, rounded once at the edge."""
-        return float(Fraction(frames) / self.fraction)
+        """For labels and ffmpeg arguments only: exact rational, rounded once at the edge (int / int
+        is correctly rounded in Python, so no Fraction is needed: the wall calls this per panel)."""
+        return frames * self.den / self.num
 
     def seconds_to_frames(self, seconds: float) -> int:
         """Nearest whole frame to a duration given in seconds (UI input)."""
@@ -350,9 +357,13 @@ class Take:
     frames: int = 0
     created: str = ""
     """ISO 8601 UTC time the take was made."""
+    quality: str = ""
+    """"draft" or "final" as rendered; "" for takes made before qualities existed."""
 
     def __post_init__(self) -> None:
         check_id("id", self.id)
+        if self.quality:
+            check_choice("quality", self.quality, QUALITIES)
         check_relative_path("path", self.path)
         check_seed("seed", self.seed)
         check_text("backend", self.backend, max_length=200)
@@ -366,6 +377,15 @@ class Take:
         """The JSON file next to the video that records everything that made the take."""
         stem, _, _ = self.path.rpartition(".")
         return f"{stem or self.path}.json"
+
+
+def check_level(field_path: str, value: Any) -> float:
+    """A gain in dB within AUDIO_LEVEL_RANGE, as a float; else a BoardError naming the field."""
+    low, high = AUDIO_LEVEL_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not (math.isfinite(value) and low <= value <= high):
+        raise BoardError(field_path, value, f"must be a level in dB from {low:g} to {high:g}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -384,11 +404,7 @@ class AudioTrack:
         check_relative_path("path", self.path)
         check_int("offset", self.offset, minimum=0)
         check_int("fade_out", self.fade_out, minimum=0)
-        low, high = AUDIO_LEVEL_RANGE
-        if isinstance(self.level, bool) or not isinstance(self.level, (int, float)) \
-                or not (math.isfinite(self.level) and low <= self.level <= high):
-            raise BoardError("level", self.level, f"must be a level in dB from {low:g} to {high:g}")
-        object.__setattr__(self, "level", float(self.level))
+        object.__setattr__(self, "level", check_level("level", self.level))
         check_bool("muted", self.muted)
 
 
@@ -426,6 +442,10 @@ class CastMember:
 
     name: str
     voice: str = ""
+    description: str = ""
+    """How the character looks, in prompt words (woven into every prompt of a shot they are in)."""
+    references: tuple[str, ...] = ()
+    """Reference pictures in the project (keyframes/...), for models that take references."""
 
     def __post_init__(self) -> None:
         check_text("name", self.name, max_length=200)
@@ -434,6 +454,68 @@ class CastMember:
         check_text("voice", self.voice, max_length=64)
         if self.voice and not _VOICE_PATTERN.match(self.voice):
             raise BoardError("voice", self.voice, "must be an espeak-ng voice name such as en-us or en+f3")
+        _check_look(self)
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place of the board: its name (what a shot's ``location`` names), a description in prompt
+    words and reference pictures, so the same place looks the same in every shot."""
+
+    name: str
+    description: str = ""
+    references: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_text("name", self.name, max_length=200)
+        if not self.name.strip():
+            raise BoardError("name", self.name, "must not be blank")
+        _check_look(self)
+
+
+def _check_look(item: Any) -> None:
+    """A cast member's or location's description and reference pictures."""
+    check_text("description", item.description, max_length=2000)
+    if isinstance(item.references, str):
+        raise BoardError("references", item.references, "must be a list of pictures")
+    object.__setattr__(item, "references", tuple(item.references))
+    if len(item.references) > MAX_REFERENCES:
+        raise BoardError("references", len(item.references), f"at most {MAX_REFERENCES} reference pictures")
+    for index, path in enumerate(item.references):
+        check_relative_path(f"references[{index}]", path)
+
+
+@dataclass(frozen=True)
+class Lora:
+    """A LoRA applied when a board's or shot's pictures are made: a .safetensors file or folder in
+    the models folder, or a hub id ("org/name"), and its weight."""
+
+    source: str
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_text("source", self.source, max_length=1000)
+        if not self.source.strip():
+            raise BoardError("source", self.source, "must name a LoRA file, folder or hub id")
+        if _URL_PATTERN.match(self.source) and not self.source.startswith("/"):
+            raise BoardError("source", self.source, "must be a file, folder or hub id, not a URL")
+        low, high = LORA_WEIGHT_RANGE
+        if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)) \
+                or not (math.isfinite(self.weight) and low <= self.weight <= high):
+            raise BoardError("weight", self.weight, f"must be a number from {low:g} to {high:g}")
+        object.__setattr__(self, "weight", float(self.weight))
+
+
+def _check_loras(field_path: str, loras: Any) -> tuple[Lora, ...]:
+    if isinstance(loras, str):
+        raise BoardError(field_path, loras, "must be a list of LoRAs")
+    loras = tuple(loras)
+    if len(loras) > MAX_LORAS:
+        raise BoardError(field_path, len(loras), f"at most {MAX_LORAS} LoRAs")
+    sources = [lora.source for lora in loras]
+    if len(set(sources)) != len(sources):
+        raise BoardError(field_path, sources, "each LoRA once")
+    return loras
 
 
 # --------------------------------------------------------------------------------------------
@@ -481,10 +563,17 @@ class Shot:
     chosen_take: str | None = None
     backend: str | None = None
     """Overrides the board's default backend for this shot; None means the board's."""
+    quality: str | None = None
+    """Overrides the board's render quality (draft / final) for this shot; None means the board's."""
     scene_id: str | None = None
     """The scene (Board.scenes) this shot belongs to; None for a shot outside any scene."""
     panels: tuple[Panel, ...] = ()
     """Drawn panels (layers + flattened picture); one per keyframe role (a mid one per frame)."""
+    take_audio_level: float = 0.0
+    """Gain in dB (AUDIO_LEVEL_RANGE) of the chosen take's own sound (a model that makes it, such
+    as LTX-2) where the cut mixes it with the scratch track; a silent take is unaffected."""
+    loras: tuple[Lora, ...] = ()
+    """LoRAs for this shot's pictures and takes, on top of the board's."""
     extra: Mapping[str, Any] = field(default_factory=dict, compare=True)
     """Fields written by a newer or other tool: kept untouched so they survive load/save."""
 
@@ -513,6 +602,7 @@ class Shot:
         if len(self.characters) > 100:
             raise BoardError("characters", len(self.characters), "at most 100 characters in one shot")
         check_int("duration", self.duration, minimum=1)
+        object.__setattr__(self, "take_audio_level", check_level("take_audio_level", self.take_audio_level))
         check_seed("seed", self.seed)
         check_bool("seed_locked", self.seed_locked)
         check_bool("continuity", self.continuity)
@@ -545,6 +635,8 @@ class Shot:
             raise BoardError("chosen_take", self.chosen_take, "must be the id of one of the shot's takes")
         if self.backend is not None:
             check_text("backend", self.backend)
+        if self.quality is not None:
+            check_choice("quality", self.quality, QUALITIES)
         if self.scene_id is not None:
             check_id("scene_id", self.scene_id)
         object.__setattr__(self, "panels", tuple(self.panels))
@@ -627,6 +719,8 @@ class Board:
     default_backend: str = "animatic"
     default_model: str | None = None
     memory_profile: str = "none"
+    quality: str = "final"
+    """Render quality of every shot that does not set its own (QUALITIES)."""
     shots: tuple[Shot, ...] = ()
     fade_in: int = 0
     fade_out: int = 0
@@ -641,6 +735,10 @@ class Board:
     cast: tuple[CastMember, ...] = ()
     scratch_dialogue: bool = False
     """Synthesise each shot's dialogue as a scratch voice track under the cut."""
+    locations: tuple[Location, ...] = ()
+    """Places with descriptions and reference pictures; a shot's ``location`` names one."""
+    loras: tuple[Lora, ...] = ()
+    """LoRAs for every shot's pictures and takes."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -657,6 +755,7 @@ class Board:
         if self.default_model is not None:
             check_text("default_model", self.default_model, max_length=1000)
         check_choice("memory_profile", self.memory_profile, MEMORY_PROFILES)
+        check_choice("quality", self.quality, QUALITIES)
         check_int("fade_in", self.fade_in, minimum=0)
         check_int("fade_out", self.fade_out, minimum=0)
         check_int("schema_version", self.schema_version, minimum=1)
@@ -665,6 +764,7 @@ class Board:
         object.__setattr__(self, "shots", tuple(self.shots))
         object.__setattr__(self, "extra", dict(self.extra))
         self._check_script_fields()
+        self._check_look_fields()
         ids = [s.id for s in self.shots]
         if len(set(ids)) != len(ids):
             duplicate = next(i for i in ids if ids.count(i) > 1)
@@ -709,6 +809,16 @@ class Board:
         for index, shot in enumerate(self.shots):
             if shot.scene_id is not None and shot.scene_id not in scene_ids:
                 raise BoardError(f"shots[{index}].scene_id", shot.scene_id, "must be the id of one of the board's scenes")
+
+    def _check_look_fields(self) -> None:
+        """Locations and LoRAs (optional in schema 4): unique names, each LoRA once."""
+        object.__setattr__(self, "locations", tuple(self.locations))
+        names = [location.name.strip().casefold() for location in self.locations]
+        if len(set(names)) != len(names):
+            raise BoardError("locations", names, "location names must be unique")
+        object.__setattr__(self, "loras", _check_loras("loras", self.loras))
+        for index, shot in enumerate(self.shots):
+            object.__setattr__(shot, "loras", _check_loras(f"shots[{index}].loras", shot.loras))
 
     # -- lookups and derived values ------------------------------------------------------
     def scene(self, scene_id: str) -> Scene:

@@ -19,6 +19,8 @@ from studio.board import (
     FrameRate,
     Keyframe,
     Layer,
+    Location,
+    Lora,
     Panel,
     Scene,
     Shot,
@@ -31,13 +33,13 @@ T = TypeVar("T")
 _SHOT_FIELDS = (
     "id", "title", "prompt", "negative_prompt", "duration", "camera", "seed", "seed_locked",
     "keyframes", "continuity", "notes", "dialogue", "transition", "trim_in", "trim_out",
-    "takes", "chosen_take", "backend", "shot_size", "angle", "lens_mm", "action", "speaker",
-    "location", "int_ext", "characters", "scene_id", "panels",
+    "takes", "chosen_take", "backend", "shot_size", "angle", "lens_mm", "action", "speaker", "take_audio_level",
+    "location", "int_ext", "characters", "scene_id", "panels", "loras", "quality",
 )
 _BOARD_FIELDS = (
     "schema_version", "title", "fps", "width", "height", "default_backend", "default_model",
-    "memory_profile", "shots", "fade_in", "fade_out", "audio", "revision",
-    "scenes", "shot_numbering", "words_per_second", "cast", "scratch_dialogue",
+    "memory_profile", "quality", "shots", "fade_in", "fade_out", "audio", "revision",
+    "scenes", "shot_numbering", "words_per_second", "cast", "scratch_dialogue", "locations", "loras",
 )
 _SCENE_FIELDS = ("id", "number", "int_ext", "location", "time_of_day", "synopsis")
 
@@ -55,6 +57,7 @@ def board_to_dict(board: Board) -> dict[str, Any]:
         default_backend=board.default_backend,
         default_model=board.default_model,
         memory_profile=board.memory_profile,
+        quality=board.quality,
         fade_in=board.fade_in,
         fade_out=board.fade_out,
         audio=None if board.audio is None else {
@@ -65,8 +68,12 @@ def board_to_dict(board: Board) -> dict[str, Any]:
         scenes=[{name: getattr(scene, name) for name in _SCENE_FIELDS} for scene in board.scenes],
         shot_numbering=board.shot_numbering,
         words_per_second=board.words_per_second,
-        cast=[{"name": member.name, "voice": member.voice} for member in board.cast],
+        cast=[{"name": member.name, "voice": member.voice, "description": member.description,
+               "references": list(member.references)} for member in board.cast],
         scratch_dialogue=board.scratch_dialogue,
+        locations=[{"name": place.name, "description": place.description, "references": list(place.references)}
+                   for place in board.locations],
+        loras=loras_to_list(board.loras),
     )
     return data
 
@@ -101,15 +108,35 @@ def shot_to_dict(shot: Shot) -> dict[str, Any]:
             {
                 "id": t.id, "path": t.path, "seed": t.seed, "backend": t.backend,
                 "model": t.model, "frames": t.frames, "created": t.created,
-            }
+            } | ({"quality": t.quality} if t.quality else {})
             for t in shot.takes
         ],
         chosen_take=shot.chosen_take,
         backend=shot.backend,
+        quality=shot.quality,
         scene_id=shot.scene_id,
         panels=[panel_to_dict(panel) for panel in shot.panels],
+        take_audio_level=shot.take_audio_level,
+        loras=loras_to_list(shot.loras),
     )
     return data
+
+
+def loras_to_list(loras: tuple[Lora, ...]) -> list[dict[str, Any]]:
+    return [{"source": lora.source, "weight": lora.weight} for lora in loras]
+
+
+def loras_from_list(data: Any, field_path: str = "loras") -> tuple[Lora, ...]:
+    return tuple(_within(f"{field_path}[{i}]", lambda item=item: Lora(**_fields(item, "LoRA", ("source", "weight"))))
+                 for i, item in enumerate(_list(data, field_path)))
+
+
+def _look(item: Any, what: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """A cast member's or location's fields, ``references`` as a tuple."""
+    fields = _fields(item, what, names)
+    if "references" in fields:
+        fields["references"] = tuple(_list(fields["references"], "references"))
+    return fields
 
 
 _LAYER_FIELDS = ("name", "path", "depth", "visible", "opacity")
@@ -156,7 +183,8 @@ def board_from_dict(data: Any) -> Board:
         for i, item in enumerate(_list(obj.get("scenes", []), "scenes"))
     )
     cast = tuple(
-        _within(f"cast[{i}]", lambda item=item: CastMember(**_fields(item, "cast member", ("name", "voice"))))
+        _within(f"cast[{i}]", lambda item=item: CastMember(**_look(item, "cast member",
+                                                                  ("name", "voice", "description", "references"))))
         for i, item in enumerate(_list(obj.get("cast", []), "cast"))
     )
     extra = {k: v for k, v in obj.items() if k not in _BOARD_FIELDS}
@@ -168,6 +196,7 @@ def board_from_dict(data: Any) -> Board:
         default_backend=obj.get("default_backend", "animatic"),
         default_model=_optional_text(obj.get("default_model"), "default_model"),
         memory_profile=obj.get("memory_profile", "none"),
+        quality=obj.get("quality", "final"),
         shots=shots,
         fade_in=obj.get("fade_in", 0),
         fade_out=obj.get("fade_out", 0),
@@ -178,6 +207,10 @@ def board_from_dict(data: Any) -> Board:
         words_per_second=obj.get("words_per_second", 2.5),
         cast=cast,
         scratch_dialogue=obj.get("scratch_dialogue", False),
+        locations=tuple(_within(f"locations[{i}]", lambda item=item: Location(**_look(
+            item, "location", ("name", "description", "references"))))
+            for i, item in enumerate(_list(obj.get("locations", []), "locations"))),
+        loras=loras_from_list(obj.get("loras", [])),
         extra=extra,
     )
 
@@ -197,7 +230,8 @@ def shot_from_dict(data: Any) -> Shot:
     takes = tuple(
         _within(
             f"takes[{i}]",
-            lambda t=t: Take(**_fields(t, "take", ("id", "path", "seed", "backend", "model", "frames", "created"))),
+            lambda t=t: Take(**_fields(t, "take", ("id", "path", "seed", "backend", "model", "frames", "created",
+                                                   "quality"))),
         )
         for i, t in enumerate(_list(obj.get("takes", []), "takes"))
     )
@@ -231,9 +265,12 @@ def shot_from_dict(data: Any) -> Shot:
         takes=takes,
         chosen_take=obj.get("chosen_take"),
         backend=_optional_text(obj.get("backend"), "backend"),
+        quality=obj.get("quality"),
         scene_id=_optional_text(obj.get("scene_id"), "scene_id"),
         panels=tuple(_within(f"panels[{i}]", lambda item=item: panel_from_dict(item))
                      for i, item in enumerate(_list(obj.get("panels", []), "panels"))),
+        take_audio_level=obj.get("take_audio_level", 0.0),
+        loras=loras_from_list(obj.get("loras", [])),
         extra=extra,
     )
 

@@ -8,6 +8,7 @@ Frames cross this module as uint8 RGB numpy arrays shaped (T, H, W, 3).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import subprocess
@@ -21,6 +22,7 @@ import numpy as np
 
 from studio.board import FrameRate
 from studio.common import atomic_write, write_json_atomic
+from studio.yuv import rgb_to_i420
 
 TAKE_ENCODING: tuple[str, ...] = (
     "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
@@ -43,15 +45,29 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def write_video(path: Path, frames: np.ndarray, fps: FrameRate) -> None:
-    """Encode a whole clip (T, H, W, 3 uint8) to an H.264 MP4 at ``path`` with TAKE_ENCODING, atomically.
+TAKE_AUDIO_RATE = 48_000
+TAKE_AUDIO_ENCODING: tuple[str, ...] = ("-c:a", "aac", "-b:a", "192k", "-ar", str(TAKE_AUDIO_RATE))
+"""A take's own sound (a model that makes it): AAC at 48 kHz, what editors expect beside picture."""
+
+
+@dataclass(frozen=True)
+class SoundInput:
+    """Float32 samples (channels, n) at ``rate`` Hz to lay under a video from its first frame."""
+
+    samples: np.ndarray
+    rate: int
+
+
+def write_video(path: Path, frames: np.ndarray, fps: FrameRate, audio: SoundInput | None = None) -> None:
+    """Encode a whole clip (T, H, W, 3 uint8) to an H.264 MP4 at ``path`` with TAKE_ENCODING, atomically,
+    with ``audio`` as an AAC track cut or padded to the picture's length to the sample.
 
     Odd sizes are refused rather than silently padded: yuv420p needs even width and height.
     """
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         raise MediaError(f"{path.name}: frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
     _, height, width, _ = frames.shape
-    write_video_stream(path, iter(frames), width, height, fps)
+    write_video_stream(path, iter(frames), width, height, fps, audio=audio)
 
 
 def read_video(path: Path, max_frames: int | None = None) -> np.ndarray:
@@ -248,29 +264,43 @@ def write_video_stream(
     height: int,
     fps: FrameRate,
     encoding: tuple[str, ...] = TAKE_ENCODING,
+    audio: SoundInput | None = None,
 ) -> int:
     """Encode frames as they are produced (no whole clip in memory); atomic like write_video.
 
     Returns the number of frames written. The temp name is unique per thread, so two writers
-    of the same target each produce a whole file and the last rename wins.
+    of the same target each produce a whole file and the last rename wins. ``audio`` becomes
+    the second stream (the video stays stream 0, so takes still join by stream copy).
     """
     if width % 2 or height % 2:
         raise MediaError(f"{path.name}: H.264 needs an even size, got {width}x{height}")
     path.parent.mkdir(parents=True, exist_ok=True)
     command = [
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps),
-        "-i", "pipe:0", *encoding, "-r", str(fps),
+        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-r", str(fps),
+        "-i", "pipe:0",
     ]
     count = 0
-    with atomic_write(path) as partial:
+    picture = np.empty((height * 3 // 2, width), np.uint8)  # frames go as yuv420p (studio.yuv: cheaper than ffmpeg's conversion)
+    with atomic_write(path) as partial, _raw_sound(partial, audio) as sound:
+        if sound is not None:
+            assert audio is not None
+            channels = audio.samples.shape[0]
+            command += ["-f", "f32le", "-ar", str(audio.rate), "-ac", str(channels), "-i", str(sound),
+                        "-map", "0:v:0", "-map", "1:a:0"]
+        command += [*encoding, "-r", str(fps)]
+        if sound is not None:
+            command += list(TAKE_AUDIO_ENCODING)
         with subprocess.Popen([*command, str(partial)], stdin=subprocess.PIPE, stderr=subprocess.PIPE) as process:
             assert process.stdin is not None and process.stderr is not None
+            with contextlib.suppress(ImportError, AttributeError, OSError):  # fewer, larger writes (Linux only)
+                import fcntl
+                fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
             try:
                 for frame in frames:
                     if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
                         raise MediaError(f"{path.name}: frame {count} is {frame.dtype} {frame.shape}, expected ({height}, {width}, 3) uint8")
-                    process.stdin.write(np.ascontiguousarray(frame).data)  # no copy of a contiguous frame
+                    process.stdin.write(rgb_to_i420(frame, picture).data)
                     count += 1
             except BrokenPipeError:
                 pass
@@ -285,6 +315,23 @@ def write_video_stream(
         if count == 0:
             raise MediaError(f"{path.name}: no frames to write")
     return count
+
+
+@contextlib.contextmanager
+def _raw_sound(beside: Path, audio: SoundInput | None) -> Iterator[Path | None]:
+    """``audio`` as raw interleaved float32 in a temp file beside the output, removed afterwards."""
+    if audio is None:
+        yield None
+        return
+    samples = audio.samples
+    if samples.dtype != np.float32 or samples.ndim != 2 or samples.shape[0] not in (1, 2) or not samples.shape[1]:
+        raise MediaError(f"{beside.name}: audio must be float32 (1 or 2 channels, n > 0), got {samples.dtype} {samples.shape}")
+    raw = beside.with_name(beside.name + ".f32")
+    try:
+        raw.write_bytes(np.ascontiguousarray(samples.T).tobytes())
+        yield raw
+    finally:
+        raw.unlink(missing_ok=True)
 
 
 class FrameReader:
@@ -359,6 +406,17 @@ class FrameReader:
         if self._current is None:
             raise MediaError(f"{self.path.name}: the video has no frames")
         return self._current[1]
+
+
+def has_audio(path: Path) -> bool:
+    """Whether a media file has an audio stream (a take with the model's sound)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+    except (av.FFmpegError, OSError):
+        return False
 
 
 def probe_audio(path: Path) -> float:

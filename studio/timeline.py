@@ -94,6 +94,9 @@ class Segment:
     are shown, with the shot's current number drawn over them."""
     number: str = ""
     """The shot's number as the board numbers it (studio.scenes.shot_numbers): "3" or "12A"."""
+    take_audio: bool = False
+    """The take's file carries the model's own sound (set by attach_media from its sidecar and
+    the file): the cut lays it under the shot at ``shot.take_audio_level``."""
 
     @property
     def end(self) -> int:

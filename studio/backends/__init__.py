@@ -19,6 +19,8 @@ BACKENDS = MappingProxyType({
     "wan": "studio.backends.wan:WanBackend",
     "ltx": "studio.backends.ltx:LTXBackend",
     "cogvideox": "studio.backends.cogvideox:CogVideoXBackend",
+    "ltx2": "studio.backends.ltx2:LTX2Backend",
+    "skyreels": "studio.backends.skyreels:SkyReelsBackend",
     "sana_wm": "studio.backends.sana_wm:SanaWMBackend",
 })
 """Backend name -> "module:class". The class is built with keyword settings (device, model...)."""

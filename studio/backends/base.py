@@ -103,13 +103,38 @@ class ShotRequest:
 
 
 @dataclass(frozen=True)
+class ClipAudio:
+    """Sound a model made with its frames: float32 samples (channels, n) in -1..1 at ``rate`` Hz,
+    starting at the clip's first frame and exactly as long as the clip (the backend trims or pads
+    it), so a take's picture and sound never drift apart."""
+
+    samples: np.ndarray
+    rate: int
+
+    def __post_init__(self) -> None:
+        samples = self.samples
+        if samples.dtype != np.float32 or samples.ndim != 2 or not 1 <= samples.shape[0] <= 2:
+            raise GenerationError(
+                f"clip audio must be float32 samples shaped (channels 1 or 2, n), got {samples.dtype} {samples.shape}"
+            )
+        if not isinstance(self.rate, int) or not 8000 <= self.rate <= 192_000:
+            raise GenerationError(f"clip audio rate must be a whole number of Hz from 8000 to 192000, got {self.rate!r}")
+
+    @property
+    def seconds(self) -> float:
+        return self.samples.shape[1] / self.rate
+
+
+@dataclass(frozen=True)
 class Clip:
-    """Generated frames: uint8 array (T, H, W, 3) at ``fps``, plus what made them."""
+    """Generated frames: uint8 array (T, H, W, 3) at ``fps``, plus what made them (and the sound,
+    for a model that makes it)."""
 
     frames: np.ndarray
     fps: FrameRate
     metadata: dict[str, Any] = field(default_factory=dict)
     """Settings actually used, notes about adjustments (frame count rounded, size snapped)."""
+    audio: ClipAudio | None = None
 
     def __post_init__(self) -> None:
         frames = self.frames
@@ -117,6 +142,24 @@ class Clip:
             raise GenerationError(
                 f"a clip must be uint8 frames shaped (T, H, W, 3), got {frames.dtype} {frames.shape}"
             )
+        if self.audio is not None:
+            expected = round(len(frames) * self.audio.rate / self.fps.fraction)
+            if self.audio.samples.shape[1] != expected:
+                raise GenerationError(
+                    f"clip audio has {self.audio.samples.shape[1]} samples but {len(frames)} frames at {self.fps} fps "
+                    f"need exactly {expected} at {self.audio.rate} Hz"
+                )
+
+
+def fit_audio(samples: np.ndarray, rate: int, frames: int, fps: FrameRate) -> tuple[np.ndarray, int]:
+    """``samples`` (channels, n) cut or padded with silence at the end to exactly ``frames`` at
+    ``fps``; returns them and how many samples were added (negative: removed)."""
+    wanted = round(frames * rate / fps.fraction)
+    have = samples.shape[1]
+    if have >= wanted:
+        return np.ascontiguousarray(samples[:, :wanted]), wanted - have
+    pad = np.zeros((samples.shape[0], wanted - have), dtype=samples.dtype)
+    return np.concatenate([samples, pad], axis=1), wanted - have
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Iterator
@@ -30,11 +31,13 @@ import numpy as np
 
 from studio.backends.base import (
     Clip,
+    ClipAudio,
     GenerationCancelled,
     GenerationError,
     KeyframeImage,
     OutOfMemory,
     ShotRequest,
+    fit_audio,
 )
 from studio.board import MEMORY_PROFILES, FrameRate
 from studio.common import Progress, shown
@@ -118,6 +121,8 @@ class Shape:
     frames: int
     fps: int
     adjustments: tuple[str, ...]
+    windows: tuple[tuple[int, int], ...] = ()
+    """A long shot: (first model frame, frame count) of each call, overlapping (long_shots.py)."""
 
     def model_frame(self, shot_frame: int, shot_frames: int) -> int:
         """Where a shot frame lands in the generated clip (the inverse of the retime)."""
@@ -501,8 +506,8 @@ class DiffusersBackend:
         # 1. model and task
         spec = self.spec(request.model)
         task = choose_task(request, spec)
-        # 2. shape
-        shape = plan_shape(request, spec, options.get("max_area"))
+        # 2. shape (a shot longer than the model makes at once is planned as overlapping windows)
+        shape = self.plan(request, spec, task, options.get("max_area"))
         steps = int(options.get("steps", spec.steps))
         guidance = float(options.get("guidance", spec.guidance))
         strength = float(options.get("strength", 0.6))
@@ -547,10 +552,15 @@ class DiffusersBackend:
         kwargs |= extra_kwargs
         if class_name in VIDEO_INPUT_PIPELINES:
             kwargs.pop("num_frames")  # video-to-video pipelines take the length of the init video
-        # 5. run
-        frames = self._run(pipe, kwargs, progress, cancel, shape)
-        # 6. fit to the board, record
-        frames = retime(resize_frames(frames, request.width, request.height), request.num_frames)
+        # 5. run (in windows, each conditioned on the last, when the shot is longer than one call)
+        if shape.windows:
+            from studio.backends.long_shots import run_windows
+
+            frames, audio = run_windows(self, pipe, kwargs, task, spec, shape, cond, progress, cancel)
+        else:
+            frames, audio = self._run(pipe, kwargs, progress, cancel, shape)
+        # 6. fit to the board (picture and sound alike), record
+        frames, sound = self.fit(frames, audio, pipe, shape, request)
         settings = {
             "steps": steps, "guidance": guidance, "width": shape.width, "height": shape.height,
             "frames": shape.frames, "fps": shape.fps, "device": str(self.device),
@@ -581,8 +591,44 @@ class DiffusersBackend:
             "adjustments": list(shape.adjustments) + self._decode_notes,
             "elapsed_s": round(time.perf_counter() - started, 3),
         }
+        if shape.windows:
+            metadata["windows"] = [list(window) for window in shape.windows]
         metadata |= extra_record
-        return Clip(frames=frames, fps=request.fps, metadata=metadata)
+        return Clip(frames=frames, fps=request.fps, metadata=metadata, audio=sound)
+
+    def plan(self, request: ShotRequest, spec: ModelSpec, task: str, max_area: int | None) -> Shape:
+        """The generation shape; a shot longer than the model makes at once becomes overlapping
+        windows (studio.backends.long_shots) where the model can continue a picture."""
+        from studio.backends.long_shots import plan_long
+
+        return plan_long(request, spec, task, max_area) or plan_shape(request, spec, max_area)
+
+    def fit(self, frames: np.ndarray, audio: Any, pipe: Any, shape: Shape,
+            request: ShotRequest) -> tuple[np.ndarray, ClipAudio | None]:
+        """Frames resized and retimed to the board; a model's sound (any pipeline whose output has
+        ``audio``) kept in sync with them: stretched by the same factor as the picture when it was
+        retimed, then cut or padded to the clip's exact length."""
+        frames = retime(resize_frames(frames, request.width, request.height), request.num_frames)
+        if audio is None:
+            return frames, None
+        rate = self.audio_rate(pipe)
+        samples = audio_samples(audio)
+        generated = Fraction(shape.frames, shape.fps)
+        wanted = Fraction(request.num_frames) / request.fps.fraction
+        if generated != wanted:  # the picture was retimed: the sound follows it (pitch changes with it)
+            length = max(1, round(samples.shape[1] * wanted / generated))
+            positions = np.linspace(0, samples.shape[1] - 1, length)
+            samples = np.stack([np.interp(positions, np.arange(samples.shape[1]), row) for row in samples]).astype(np.float32)
+        samples, _ = fit_audio(samples, rate, request.num_frames, request.fps)
+        return frames, ClipAudio(samples=samples, rate=rate)
+
+    def audio_rate(self, pipe: Any) -> int:
+        """The sample rate of a pipeline's sound: its vocoder's output rate (LTX-2)."""
+        vocoder = getattr(pipe, "vocoder", None)
+        rate = getattr(getattr(vocoder, "config", None), "output_sampling_rate", None)
+        if not rate:
+            raise GenerationError(f"{type(pipe).__name__} returned audio but says no sample rate")
+        return int(rate)
 
     def _conditioning(self, request: ShotRequest, spec: ModelSpec, shape: Shape, task: str,
                       strength: float, cancel: threading.Event) -> Conditioning:
@@ -624,8 +670,9 @@ class DiffusersBackend:
         return clip.frames
 
     def _run(self, pipe: Any, kwargs: dict[str, Any], progress: Progress,
-             cancel: threading.Event, shape: Shape) -> np.ndarray:
-        """One pipeline call: progress each step, cancel from inside the loop, OOM -> advice."""
+             cancel: threading.Event, shape: Shape) -> tuple[np.ndarray, Any]:
+        """One pipeline call: progress each step, cancel from inside the loop, OOM -> advice.
+        Returns the frames and the pipeline's audio (None for a model without sound)."""
         import torch
 
         started = time.perf_counter()
@@ -656,7 +703,8 @@ class DiffusersBackend:
             pipe.maybe_free_model_hooks()
             raise GenerationError(f"{type(pipe).__name__} failed: {error}") from error
         frames = np.asarray(self.output_frames(output), dtype=np.float32)
-        return np.clip(np.rint(frames * 255.0), 0, 255).astype(np.uint8)
+        audio = getattr(output, "audio", None)
+        return np.clip(np.rint(frames * 255.0), 0, 255).astype(np.uint8), None if audio is None else audio[0]
 
     def _oom_message(self, shape: Shape) -> str:
         where = f"{shape.width}x{shape.height}, {shape.frames} frames"
@@ -666,6 +714,20 @@ class DiffusersBackend:
                     f"profile {suggestion!r}, or a smaller board size or a shorter shot")
         return (f"out of GPU memory even with memory profile {self.memory_profile!r} ({where}); use a smaller "
                 "board size, a shorter shot, or a smaller model")
+
+
+def audio_samples(audio: Any) -> np.ndarray:
+    """One clip's sound from a pipeline (a tensor or array, (channels, n) or (n,)) as float32 (channels, n)."""
+    if hasattr(audio, "detach"):
+        audio = audio.detach().float().cpu().numpy()
+    samples = np.asarray(audio, dtype=np.float32)
+    if samples.ndim == 1:
+        samples = samples[None]
+    if samples.ndim != 2 or not samples.shape[1]:
+        raise GenerationError(f"the pipeline returned audio shaped {samples.shape}; expected (channels, samples)")
+    if samples.shape[0] > 2:
+        samples = samples[:2]
+    return np.clip(np.nan_to_num(samples), -1.0, 1.0)
 
 
 QUANTIZED_COMPONENTS: tuple[str, ...] = ("transformer", "transformer_2")

@@ -10,6 +10,8 @@ opens on another machine; the path relative to the project folder is also kept i
 The scratch track (when there is one and it is not muted) is an audio track: a Gap for its
 offset, then the audio cut to the picture, its level in metadata; in the EDL it is an audio
 event ("A" channel) after the picture's events, which OTIO's CMX adapter does not write itself.
+Takes with their own sound (LTX-2) add a second audio track, "A2 take sound": per shot the take
+file's sound over exactly the picture clip's range (a gap for a silent shot), level in metadata.
 
 A cross-dissolve of L frames is a SMPTE_Dissolve that starts at the cut (in_offset 0, out_offset
 L), as a CMX 3600 dissolve does: the incoming clip starts where the dissolve starts, exactly as
@@ -159,7 +161,40 @@ def to_otio(timeline: Timeline, settings: Mapping[str, Mapping[str, Any]] | None
     audio = _audio_track(timeline, name)
     if audio is not None:
         result.tracks.append(audio)
+    take_sound = _take_sound_track(timeline, name, cuts)
+    if take_sound is not None:
+        result.tracks.append(take_sound)
     return result
+
+
+def _take_sound_track(timeline: Timeline, name: MediaUrl, cuts: list[int]) -> otio.schema.Track | None:
+    """The takes' own sound (a model that makes it) as a second audio track, linked to the picture:
+    each sounding shot's clip names its take file with the picture clip's exact source and record
+    range, its level in metadata; a silent shot is a gap, so every sound stays on its frames."""
+    import opentimelineio as otio
+
+    sounding = [segment for segment in timeline.segments
+                if segment.take_audio and segment.path is not None and segment.info is not None]
+    if not sounding:
+        return None
+    track = otio.schema.Track(name="A2 take sound", kind=otio.schema.TrackKind.Audio)
+    for segment in timeline.segments:
+        duration = cuts[segment.index + 1] - cuts[segment.index]
+        if segment not in sounding:
+            track.append(otio.schema.Gap(source_range=_range(0, duration, timeline)))
+            continue
+        assert segment.path is not None and segment.info is not None
+        clip = otio.schema.Clip(
+            name=segment.label("clip"),
+            media_reference=otio.schema.ExternalReference(
+                target_url=name(segment.path),
+                available_range=_range(0, max(segment.info.frames, segment.source_out), timeline)),
+            source_range=_range(segment.source_in, duration, timeline),
+        )
+        clip.metadata["previz"] = {"shot_id": segment.shot.id, "take_id": segment.take.id if segment.take else None,
+                                   "level_db": segment.shot.take_audio_level, "take_sound": True}
+        track.append(clip)
+    return track
 
 
 def _audio_track(timeline: Timeline, name: MediaUrl) -> otio.schema.Track | None:

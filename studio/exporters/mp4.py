@@ -198,13 +198,22 @@ def _concat_line(path: Path) -> str:
     return "file '" + str(path.resolve()).replace("'", "'\\''") + "'\n"
 
 
-def _audio_args(timeline: Timeline) -> list[str]:
+def _samples(frames: int, timeline: Timeline) -> int:
+    """Frames at the board rate as a whole number of AUDIO_RATE samples (exact, no float drift)."""
+    return round(Fraction(frames) / timeline.fps.fraction * AUDIO_RATE)
+
+
+def sounding_takes(timeline: Timeline) -> list[Segment]:
+    """The segments whose take carries its own sound (attach_media found it), in cut order."""
+    return [s for s in timeline.segments if s.take_audio and s.path is not None and not s.is_slate]
+
+
+def _scratch_chain(timeline: Timeline) -> str:
     """Delay, pad/trim to the picture (to the sample) and fade the scratch track."""
     audio = timeline.audio
     assert audio is not None
-    rate = timeline.fps.fraction
-    total = round(Fraction(timeline.total_frames) / rate * AUDIO_RATE)
-    delay = round(Fraction(audio.offset) / rate * AUDIO_RATE)
+    total = _samples(timeline.total_frames, timeline)
+    delay = _samples(audio.offset, timeline)
     chain = [f"aresample={AUDIO_RATE}"]
     if audio.level:
         chain.append(f"volume={audio.level:g}dB")
@@ -212,9 +221,46 @@ def _audio_args(timeline: Timeline) -> list[str]:
         chain.append(f"adelay=delays={delay}S:all=1")
     chain += ["apad", f"atrim=end_sample={total}"]
     if audio.fade_out:
-        fade = min(total, round(Fraction(audio.fade_out) / rate * AUDIO_RATE))
+        fade = min(total, _samples(audio.fade_out, timeline))
         chain.append(f"afade=t=out:start_sample={total - fade}:nb_samples={fade}")
-    return ["-af", ",".join(chain), "-c:a", "aac", "-b:a", "160k", "-ar", str(AUDIO_RATE)]
+    return ",".join(chain)
+
+
+def _take_chain(segment: Segment, timeline: Timeline) -> str:
+    """A take's own sound under its shot: the trimmed range of the take, at the shot's level,
+    faded in and out across dissolves as the picture is, starting on the shot's first frame."""
+    start, stop = _samples(segment.source_in, timeline), _samples(segment.source_out, timeline)
+    chain = [f"aresample={AUDIO_RATE}", f"atrim=start_sample={start}:end_sample={stop}", "asetpts=N/SR/TB"]
+    if segment.shot.take_audio_level:
+        chain.append(f"volume={segment.shot.take_audio_level:g}dB")
+    if segment.overlap_in:
+        chain.append(f"afade=t=in:start_sample=0:nb_samples={_samples(segment.overlap_in, timeline)}")
+    if segment.overlap_out:
+        fade = _samples(segment.overlap_out, timeline)
+        chain.append(f"afade=t=out:start_sample={stop - start - fade}:nb_samples={fade}")
+    delay = _samples(segment.start, timeline)
+    if delay:
+        chain.append(f"adelay=delays={delay}S:all=1")
+    return ",".join(chain)
+
+
+def _audio_args(timeline: Timeline, takes: list[Segment], first_input: int) -> list[str]:
+    """The sound of the cut: the scratch track (input ``first_input`` when there is one) mixed
+    with every take's own sound (the inputs after it), summed (not averaged, so each keeps its
+    level), padded or cut to the picture to the sample."""
+    chains, labels = [], []
+    index = first_input
+    if timeline.audio_path is not None:
+        chains.append(f"[{index}:a:0]{_scratch_chain(timeline)}[scratch]")
+        labels.append("[scratch]")
+        index += 1
+    for position, segment in enumerate(takes):
+        chains.append(f"[{index + position}:a:0]{_take_chain(segment, timeline)}[take{position}]")
+        labels.append(f"[take{position}]")
+    total = _samples(timeline.total_frames, timeline)
+    mix = f"amix=inputs={len(labels)}:normalize=0:duration=longest," if len(labels) > 1 else ""
+    chains.append(f"{''.join(labels)}{mix}apad,atrim=end_sample={total}[sound]")
+    return ["-filter_complex", ";".join(chains), "-map", "[sound]", "-c:a", "aac", "-b:a", "160k", "-ar", str(AUDIO_RATE)]
 
 
 def write_mp4(context: ExportContext, out: Path, preview_width: int | None = None) -> None:
@@ -284,11 +330,14 @@ def _join(timeline: Timeline, files: list[Path], out: Path, cache_dir: Path, pre
     listing = partial_path(cache_dir / "concat.txt")
     listing.write_text("".join(_concat_line(path) for path in files), encoding="utf-8")
     command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing)]
+    takes = sounding_takes(timeline)
     if timeline.audio_path is not None:
         command += ["-i", str(timeline.audio_path)]
+    for segment in takes:
+        command += ["-i", str(segment.path)]
     command += ["-map", "0:v:0"]
-    if timeline.audio_path is not None:
-        command += ["-map", "1:a:0", *_audio_args(timeline)]
+    if timeline.audio_path is not None or takes:
+        command += _audio_args(timeline, takes, 1)
     if preview_width:
         width = max(16, min(timeline.width, preview_width) // 2 * 2)
         command += ["-vf", f"scale={width}:-2", *PREVIEW_ENCODING, "-r", str(timeline.fps)]

@@ -178,6 +178,9 @@ def export_board(
         timeline = load_timeline(project, options.use_slates)
         if timeline.audio is not None and (timeline.audio.muted or not options.include_audio):
             timeline = dataclasses.replace(timeline, audio=None, audio_path=None)
+        if not options.include_audio:  # no sound at all: the takes' own sound stays out too
+            timeline = dataclasses.replace(timeline, segments=tuple(
+                dataclasses.replace(segment, take_audio=False) for segment in timeline.segments))
         for warning in timeline.warnings:
             (warn or (lambda message: None))(warning)
         watermark = options.watermark if options.watermark is not None else f"{timeline.title}  {_dt.date.today().isoformat()}"

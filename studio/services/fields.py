@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from studio.backends import BACKENDS
 from studio.board import (
     MAX_SHOT_SECONDS,
+    QUALITIES,
     Board,
     BoardError,
     CameraMove,
@@ -35,7 +36,7 @@ CHOICE_FIELDS = ("shot_size", "angle", "int_ext")
 SHOT_FIELDS = TEXT_FIELDS + CHOICE_FIELDS + (
     "lens_mm", "characters", "duration_s", "duration", "camera", "move", "intensity", "easing", "seed",
     "seed_locked", "continuity", "transition", "transition_frames", "backend", "chosen_take",
-    "trim_in", "trim_out", "scene_id",
+    "trim_in", "trim_out", "scene_id", "take_audio_level", "quality",
 )
 """What a shot patch may name. ``move``/``intensity``/``easing`` edit the first camera segment
 (kept for older clients); ``camera`` is the whole list of segments."""
@@ -44,7 +45,7 @@ STORED_AS = MappingProxyType({
     "transition_frames": "transition",
 })
 """Patch field -> the board.json shot field it changes (for conflict checks)."""
-BOARD_FIELDS = ("title", "fps", "width", "height", "default_backend", "default_model", "memory_profile",
+BOARD_FIELDS = ("title", "fps", "width", "height", "default_backend", "default_model", "memory_profile", "quality",
                 "shot_numbering", "words_per_second", "scratch_dialogue", "cast")
 LABELS = MappingProxyType({
     "duration_s": "Duration", "duration": "Duration", "seed": "Seed", "intensity": "Intensity",
@@ -53,6 +54,7 @@ LABELS = MappingProxyType({
     "memory_profile": "Memory profile", "lens_mm": "Lens (mm)", "int_ext": "INT/EXT",
     "shot_size": "Shot size", "shot_numbering": "Shot numbering", "words_per_second": "Words per second",
     "scratch_dialogue": "Scratch dialogue", "cast": "Cast", "scene_id": "Scene",
+    "take_audio_level": "Take sound level (dB)", "quality": "Quality",
 })
 MODEL_TO_FIELD = MappingProxyType({
     "duration": "duration_s", "length": "transition_frames", "trim_in": "duration_s", "keyframes": "duration_s",
@@ -244,6 +246,16 @@ def shot_updates(board: Board, shot: Shot, changes: Mapping[str, Any]) -> dict[s
             updates["backend"] = backend
     if "scene_id" in changes:
         updates["scene_id"] = changes["scene_id"] or None
+    if "quality" in changes:
+        quality = changes["quality"]
+        if quality in (None, "", "board default"):
+            updates["quality"] = None
+        elif quality not in QUALITIES:
+            raise FieldError("quality", f"must be one of {', '.join(QUALITIES)} (or board default), got {_shown(quality)}")
+        else:
+            updates["quality"] = quality
+    if "take_audio_level" in changes:
+        updates["take_audio_level"] = _number("take_audio_level", changes["take_audio_level"])
     if "chosen_take" in changes:
         take_id = changes["chosen_take"]
         if take_id not in [t.id for t in shot.takes]:
@@ -292,6 +304,8 @@ def apply_board_settings(board: Board, changes: Mapping[str, Any], keep: str = "
         updates["default_model"] = str(changes["default_model"] or "").strip() or None
     if "memory_profile" in changes:
         updates["memory_profile"] = str(changes["memory_profile"])
+    if "quality" in changes:
+        updates["quality"] = str(changes["quality"])
     if "shot_numbering" in changes:
         updates["shot_numbering"] = _text("shot_numbering", changes["shot_numbering"])
     if "words_per_second" in changes:

@@ -24,6 +24,7 @@ from studio.backends.base import (
     GenerationError,
     KeyframeImage,
     LayerImage,
+    ClipAudio,
     ShotRequest,
     library_versions,
 )
@@ -31,8 +32,17 @@ from studio.board import Board, BoardError, Panel, Shot, Take, check_seed, new_i
 from studio.board_codec import panel_from_dict, panel_to_dict, shot_to_dict
 from studio.camera import framing_prompt
 from studio.common import Progress, no_progress, shown, write_json_atomic
-from studio.media import MediaError, read_last_frame, write_video, write_video_stream
+from studio.media import (
+    TAKE_AUDIO_ENCODING,
+    TAKE_AUDIO_RATE,
+    MediaError,
+    SoundInput,
+    read_last_frame,
+    write_video,
+    write_video_stream,
+)
 from studio.services.panels import PanelError, load_layers
+from studio.services.quality import apply_quality, needs_render
 from studio.storage import Project, ProjectError
 from studio.timeline import shot_label
 
@@ -153,11 +163,14 @@ def render_shot(
     cancel: threading.Event | None = None,
     choose: bool = True,
     backends: BackendCache | None = None,
+    quality: str | None = None,
 ) -> Take:
     """Generate one take of a shot and attach it (chosen unless ``choose`` is False).
 
     ``backend`` defaults to the shot's, then the board's; ``settings`` build the backend (model,
     device, memory profile); ``options`` go to this generation only (steps, strength, fit).
+    ``quality`` (draft / final) defaults to the shot's, then the board's (services/quality.py):
+    a final render of a chosen draft re-renders it with its seed and conditioning.
     """
     progress = progress or no_progress
     cancel = cancel or threading.Event()
@@ -172,6 +185,8 @@ def render_shot(
     backend_name = backend or board.backend_for(shot)
     settings = {"model": board.default_model, "memory_profile": board.memory_profile} | dict(settings or {})
     settings = {key: value for key, value in settings.items() if value is not None}
+    job = apply_quality(project, board, shot, quality, backend_name, settings, dict(options or {}), seed)
+    shot, backend_name, settings, options, seed = job.shot, job.backend, job.settings, job.options, job.seed
     take_seed = choose_seed(shot, seed)
     request = build_request(project, board, shot, take_seed, options, settings.get("model"))
 
@@ -187,12 +202,14 @@ def render_shot(
         model=settings.get("model"),
         frames=request.num_frames,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        quality=job.quality,
     )
     video_path = project.resolve(take.path)
     sidecar_path = project.resolve(take.sidecar_path)
     expected = (request.num_frames, request.height, request.width, 3)
     try:
         # 3. files
+        sound_record = None
         if hasattr(generator, "stream"):
             stream = generator.stream(request, progress, cancel)
             metadata = stream.metadata
@@ -208,11 +225,14 @@ def render_shot(
             if cancel.is_set():
                 raise GenerationCancelled(f"shot {shot_id}: cancelled; nothing was attached")
             metadata = clip.metadata
-            write_video(video_path, clip.frames, board.fps)
+            sound = None if clip.audio is None else SoundInput(clip.audio.samples, clip.audio.rate)
+            write_video(video_path, clip.frames, board.fps, audio=sound)
+            sound_record = audio_record(clip.audio)
         if cancel.is_set():
             raise GenerationCancelled(f"shot {shot_id}: cancelled; nothing was attached")
         elapsed = time.perf_counter() - started
-        write_json_atomic(sidecar_path, take_record(take, shot, request, metadata, settings, elapsed))
+        write_json_atomic(sidecar_path, take_record(take, shot, request, metadata, settings, elapsed,
+                                                         audio=sound_record) | {"quality": job.record})
         # 4. attach
         project.update(lambda current: current.with_shot(current.shot(shot_id).with_take(take, choose)),
                        label=f"take {take_id} landed", undoable=False)
@@ -236,11 +256,12 @@ def render_board(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     backends: BackendCache | None = None,
+    quality: str | None = None,
 ) -> list[Take]:
     """Render shots in board order (so continuity sees its predecessor's new take).
 
-    ``only_missing`` skips shots that already have a chosen take. Stops at the first error,
-    keeping the takes already made.
+    ``only_missing`` skips shots that already have a chosen take (at final quality, one that is
+    not a draft). Stops at the first error, keeping the takes already made.
     """
     progress = progress or no_progress
     cancel = cancel or threading.Event()
@@ -253,7 +274,7 @@ def render_board(
             raise GenerationError(f"no such shot id(s): {shown(', '.join(sorted(map(str, unknown))), plain=True)}")
     todo = [
         shot.id for shot in board.shots
-        if (wanted is None or shot.id in wanted) and not (only_missing and shot.chosen_take)
+        if (wanted is None or shot.id in wanted) and not (only_missing and not needs_render(board, shot, quality))
     ]
     takes: list[Take] = []
     scale = 1000
@@ -265,15 +286,16 @@ def render_board(
 
         takes.append(render_shot(
             project, shot_id, backend=backend, settings=settings, options=options,
-            progress=shot_progress, cancel=cancel, backends=backends,
+            progress=shot_progress, cancel=cancel, backends=backends, quality=quality,
         ))
     progress(len(todo) * scale, len(todo) * scale, f"rendered {len(takes)} shot(s)")
     return takes
 
 
 def take_record(take: Take, shot: Shot, request: ShotRequest, metadata: dict[str, Any], settings: dict[str, Any],
-                elapsed: float) -> dict[str, Any]:
-    """The sidecar: enough to know exactly what made a take, and to make it again."""
+                elapsed: float, audio: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The sidecar: enough to know exactly what made a take, and to make it again. ``audio``
+    (audio_record) says whether the take's MP4 carries the model's sound."""
     card = shot_to_dict(shot)
     return {
         "take": take.id,
@@ -295,7 +317,19 @@ def take_record(take: Take, shot: Shot, request: ShotRequest, metadata: dict[str
         "options": request.options,
         "panels": card["panels"],
         "generation": metadata,
+        "audio": audio,
         "elapsed_seconds": round(elapsed, 3),
         "libraries": library_versions(RECORDED_LIBRARIES),
         "python": platform.python_version(),
+    }
+
+
+def audio_record(audio: ClipAudio | None) -> dict[str, Any] | None:
+    """What the sidecar says about a take's own sound: None for a silent take (the timeline then
+    lays nothing under it), else the AAC track written into the take's MP4 and what the model gave."""
+    if audio is None:
+        return None
+    return {
+        "codec": TAKE_AUDIO_ENCODING[1], "rate": TAKE_AUDIO_RATE, "channels": int(audio.samples.shape[0]),
+        "seconds": round(audio.seconds, 6), "model_rate": audio.rate, "stream": 1,
     }

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from studio.media import MediaError, StreamInfo, probe_audio, probe_stream
+from studio.media import MediaError, StreamInfo, has_audio, probe_audio, probe_stream
 from studio.slate import SLATE_NUMBER_AT_EXPORT
 from studio.timeline import Segment, Timeline, TimelineError
 
@@ -66,7 +66,8 @@ def attach_media(timeline: Timeline, resolve: Callable[[str], Path], use_slates:
             segments.append(dataclasses.replace(segment, slate_reason="take unusable"))
             continue
         assert info is not None
-        slate = _slate_take(read_sidecar(resolve, segment))
+        sidecar = read_sidecar(resolve, segment)
+        slate = _slate_take(sidecar)
         if slate == "baked":
             warnings.append(f"{name}: its take is a slate with an old shot number drawn in; a fresh slate is shown instead (re-render it to see the camera move)")
             segments.append(dataclasses.replace(segment, slate_reason="slate take renumbered"))
@@ -75,7 +76,12 @@ def attach_media(timeline: Timeline, resolve: Callable[[str], Path], use_slates:
             warnings.append(f"{name}: the take has {info.frames} frames but the shot shows up to frame {segment.source_out}; its last frame is held")
         if (info.width, info.height) != (timeline.width, timeline.height) or info.fps != timeline.fps:
             warnings.append(f"{name}: take is {info.width}x{info.height} at {info.fps} fps; conformed to {timeline.width}x{timeline.height} at {timeline.fps} fps")
-        segments.append(dataclasses.replace(segment, path=path, info=info, slate_take=slate == "number"))
+        sound = isinstance((sidecar or {}).get("audio"), dict)
+        if sound and not has_audio(path):
+            warnings.append(f"{name}: its sidecar says the take has sound but {segment.take.path} has no audio stream; it is silent")
+            sound = False
+        segments.append(dataclasses.replace(segment, path=path, info=info, slate_take=slate == "number",
+                                            take_audio=sound))
     audio_path = None
     if timeline.audio is not None:
         try:
