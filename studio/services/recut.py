@@ -17,11 +17,15 @@ Rules it owns:
   neighbour and the editor put no dissolve there; gaps and extra tracks are reported, not kept;
 - a clip that would need frames before its take's first frame is a problem: the import is
   refused (the list says which clip) rather than shifted silently. A clip running past its
-  take lengthens the shot (the export holds the take's last frame, and says so).
+  take lengthens the shot (the export holds the take's last frame, and says so);
+- the scratch track's offset is read back from the audio clip that names the scratch file (the
+  EDL's audio event, whose record in OTIO's EDL reader loses, is read from the text) and listed as
+  an "audio" change; a take's own sound follows its shot and is not read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -85,6 +89,8 @@ class RecutPlan:
     warnings: tuple[str, ...] = ()
     matched_by: dict[str, str] = field(default_factory=dict)
     """Shot id -> how its clip was matched (metadata, media, name)."""
+    audio_offset: int | None = None
+    """The scratch track's new offset in frames, when the re-cut moved it."""
 
     def lines(self) -> list[str]:
         """The list as text, for --dry-run and the UI."""
@@ -99,7 +105,8 @@ class RecutPlan:
         return {"name": self.name, "format": self.format, "base_revision": self.base_revision,
                 "changes": [change.to_json() for change in self.changes], "unmatched": list(self.unmatched),
                 "problems": list(self.problems), "warnings": list(self.warnings),
-                "order": [cut.shot_id for cut in self.cuts], "matched_by": dict(self.matched_by)}
+                "order": [cut.shot_id for cut in self.cuts], "matched_by": dict(self.matched_by),
+                "audio_offset": self.audio_offset}
 
 
 @dataclass(frozen=True)
@@ -248,15 +255,13 @@ def _match(board: Board, clip: _Clip, by_name: dict[str, str]) -> tuple[str | No
 # Planning and applying
 
 
-def plan_recut(board: Board, timeline: otio.schema.Timeline, name: str, fmt: str) -> RecutPlan:
-    """The changes the re-cut makes to ``board`` (nothing is written)."""
+def plan_recut(board: Board, timeline: otio.schema.Timeline, name: str, fmt: str,
+               scratch: tuple[int | None, tuple[str, ...]] = (None, ())) -> RecutPlan:
+    """The changes the re-cut makes to ``board`` (nothing is written); ``scratch`` is the scratch
+    track's offset the file gives (read_scratch_offset) and what could not be read of it."""
     rate = float(board.fps)
     warnings: list[str] = []
     clips = _clips(timeline, rate, warnings)
-    for track in timeline.audio_tracks():
-        if list(track.find_clips()):
-            warnings.append(f"audio track {track.name or ''!s}: not read (the scratch track is set on the board)".replace("  ", " "))
-            break
     numbers = dict(zip((s.id for s in board.shots), shot_numbers(board)))
     label = {shot.id: shot_label(numbers[shot.id], shot.title, "message", shot.id) for shot in board.shots}
     by_name = {re.sub(r"\s+", " ", shot_label(numbers[s.id], s.title, "clip")).casefold(): s.id for s in board.shots}
@@ -287,9 +292,63 @@ def plan_recut(board: Board, timeline: otio.schema.Timeline, name: str, fmt: str
         raise RecutError(f"{name}: no clip matches a shot of this board (is it the right project?)")
     cuts = _keep_dips(board, cuts)
     changes = _changes(board, cuts, label, numbers)
+    offset, notes = scratch
+    warnings.extend(notes)
+    if offset is not None and board.audio is not None and offset != board.audio.offset:
+        changes.append(Change("audio", "", f"scratch audio: offset {board.audio.offset} → {offset} frames"))
+    else:
+        offset = None
     return RecutPlan(name=name, format=fmt, base_revision=board.revision, cuts=tuple(cuts), changes=tuple(changes),
                      unmatched=tuple(unmatched), problems=tuple(problems), warnings=tuple(warnings),
-                     matched_by=matched_by)
+                     matched_by=matched_by, audio_offset=offset)
+
+
+_EDL_AUDIO = re.compile(r"(?m)^\d{3}\s+\S+\s+A\S*\s+C\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*\n"
+                        r"(?:\*[^\n]*\n)*?\* FROM CLIP:\s*(\S[^\n]*)")
+
+
+def read_scratch_offset(board: Board, timeline: otio.schema.Timeline, text: str,
+                        fmt: str) -> tuple[int | None, tuple[str, ...]]:
+    """Where the re-cut puts the board's scratch track (its record start, in frames), read from
+    the clip that names the scratch file (or the export's "scratch audio" clip); None when the
+    file has no such clip. An audio clip moved to start inside the file (slipped) cannot be an
+    offset: it is reported, not guessed. Other audio (a take's own sound) follows its shot."""
+    if board.audio is None:
+        return None, ()
+    stem = PurePosixPath(board.audio.path).name
+    if fmt == "cmx_3600":  # OTIO's EDL reader drops the gap before the first audio event
+        for match in _EDL_AUDIO.finditer(text):
+            if PurePosixPath(match.group(5).strip()).name == stem:
+                source, record = (_timecode(match.group(i), board) for i in (1, 3))
+                return _offset(record, source)
+        return None, ()
+    rate = float(board.fps)
+    for track in timeline.audio_tracks():
+        for clip in track.find_clips():
+            url = str(getattr(clip.media_reference, "target_url", "") or "")
+            previz = (clip.metadata.get("previz") or {}) if hasattr(clip.metadata, "get") else {}
+            if previz.get("audio_path") == board.audio.path or clip.name == "scratch audio" \
+                    or PurePosixPath(url.replace("\\", "/")).name == stem:
+                record = _frames(clip.range_in_parent().start_time, rate)
+                return _offset(record, _frames(clip.source_range.start_time, rate) if clip.source_range else 0)
+    return None, ()
+
+
+def _offset(record: int, source: int) -> tuple[int | None, tuple[str, ...]]:
+    if source:
+        return None, (f"scratch audio: the editor slipped it to start {source} frame(s) into the file; "
+                      "a board's scratch track starts at its first sample, so its offset is left as it is",)
+    return record, ()
+
+
+def _timecode(text: str, board: Board) -> int:
+    """Non-drop timecode HH:MM:SS:FF at the board's rate (rounded to a whole frame base) in frames."""
+    try:
+        hours, minutes, seconds, frames = (int(part) for part in re.split(r"[:;.]", text))
+    except ValueError:
+        raise RecutError(f"{text!r}: not a timecode HH:MM:SS:FF") from None
+    base = max(1, round(float(board.fps)))
+    return ((hours * 60 + minutes) * 60 + seconds) * base + frames
 
 
 def _keep_dips(board: Board, cuts: list[Cut]) -> list[Cut]:
@@ -347,6 +406,8 @@ def apply_plan(board: Board, plan: RecutPlan) -> Board:
         duration = max(shot.duration, cut.trim_in + cut.length)
         shots.append(shot.replace(duration=duration, trim_in=cut.trim_in,
                                   trim_out=duration - cut.trim_in - cut.length, transition=cut.transition))
+    if plan.audio_offset is not None and board.audio is not None:
+        return board.replace(shots=tuple(shots), audio=dataclasses.replace(board.audio, offset=plan.audio_offset))
     return board.replace(shots=tuple(shots))
 
 
@@ -359,13 +420,15 @@ def import_edit(project: Project, data: bytes, name: str, actor: str = "", dry_r
     """
     board = project.load()
     timeline, fmt = read_edit(data, name, board)
-    plan = plan_recut(board, timeline, name, fmt)
+    text = data.decode("utf-8-sig", errors="replace")
+    plan = plan_recut(board, timeline, name, fmt, read_scratch_offset(board, timeline, text, fmt))
     if dry_run:
         return RecutResult(plan, None)
     applied: list[RecutPlan] = []
 
     def change(current: Board) -> Board:
-        now = plan_recut(current, timeline, name, fmt) if current.revision != plan.base_revision else plan
+        now = (plan_recut(current, timeline, name, fmt, read_scratch_offset(current, timeline, text, fmt))
+               if current.revision != plan.base_revision else plan)
         reviewed = base_revision is not None and base_revision != current.revision
         if reviewed and now.to_json() | {"base_revision": 0} != plan.to_json() | {"base_revision": 0}:
             raise edits.EditConflict([], f"the board changed since revision {base_revision}; review the re-cut again",
