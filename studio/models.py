@@ -189,6 +189,9 @@ CATALOG: Mapping[str, ModelSpec] = MappingProxyType({spec.key: dataclasses.repla
     _spec("ltx-2", "ltx2", "Lightricks/LTX-2", "LTX-2 video with synchronized audio", "LTX2Pipeline",
           ("t2v", "i2v"), (768, 512), 32, FrameRule(8, 9, 257), 24, 30, 3.0, 80.0, 62.0,
           note="returns audio with the frames; camera-move LoRAs (see MOVE_LORAS)"),
+    _spec("ltx-2.3-distilled", "ltx2", "diffusers/LTX-2.3-Distilled-Diffusers",
+          "LTX-2.3 distilled, 8 steps at CFG 1 (drafts)", "LTX2Pipeline", ("t2v", "i2v"), (768, 512), 32,
+          FrameRule(8, 9, 257), 24, 8, 1.0, 80.0, 62.0, note="the draft model of ltx-2"),
     # SANA-WM (1.6B camera-controlled DiT, Gemma 2 2B text encoder, LTX-2 VAE): the card's camera path
     _spec("sana-wm", "sana_wm", "Efficient-Large-Model/SANA-WM_bidirectional-diffusers",
           "SANA-WM camera-controlled image-to-video (explicit camera path)", "SanaWMPipeline", ("i2v",),

@@ -20,7 +20,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     render.add_argument("--model", default=None, help="model id or folder for diffusion backends")
     render.add_argument("--device", default=None, help="cuda, mps or cpu (default: automatic)")
     render.add_argument("--memory-profile", default=None,
-                        help="diffusion memory profile: none, vae_tiling, model_offload, group_offload")
+                        help="diffusion memory profile: none, vae_tiling, quantized, model_offload, group_offload")
+    render.add_argument("--quality", choices=("draft", "final"), default=None,
+                        help="draft: distilled model or fewer steps, smaller; final: full settings, and a shot "
+                             "whose chosen take is a draft is re-rendered with its seed and conditioning "
+                             "(default: each shot's, then the board's)")
     render.add_argument("--seed", type=int, default=None, help="seed for this render (default: the shot's)")
     render.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="backend option for this render, e.g. steps=30, strength=0.6, fit=letterbox")
@@ -56,12 +60,13 @@ def cmd_render(args: argparse.Namespace) -> int:
             raise CommandError("--seed applies to one shot: give --shot ID too")
         if args.seed is not None:
             takes = [render_shot(project, shot_id, backend=args.backend, settings=settings, options=options,
-                                 seed=args.seed, progress=show, cancel=cancel, backends=backends)
+                                 seed=args.seed, progress=show, cancel=cancel, backends=backends,
+                                 quality=args.quality)
                      for shot_id in args.shots]
         else:
             takes = render_board(project, shot_ids=args.shots, only_missing=not args.all and not args.shots,
                                  backend=args.backend, settings=settings, options=options, progress=show,
-                                 cancel=cancel, backends=backends)
+                                 cancel=cancel, backends=backends, quality=args.quality)
     except (GenerationError, MediaError, OSError) as error:
         print(file=sys.stderr)
         raise CommandError(str(error)) from None
@@ -69,7 +74,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if not takes:
         print("nothing to render: every shot has a chosen take (use --all or --shot ID to re-render)")
     for take in takes:
-        print(f"{take.path}  seed {take.seed}  {take.frames} frames  ({take.backend})")
+        print(f"{take.path}  seed {take.seed}  {take.frames} frames  ({take.backend}, {take.quality})")
     return 0
 
 
