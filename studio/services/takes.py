@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from studio.media import MediaError, StreamInfo, has_audio, probe_audio, probe_stream
+from studio.board import Take
 from studio.slate import SLATE_NUMBER_AT_EXPORT
 from studio.timeline import Segment, Timeline, TimelineError
 
@@ -22,6 +23,17 @@ def read_sidecar(resolve: Callable[[str], Path], segment: Segment) -> dict[str, 
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def take_has_sound(resolve: Callable[[str], Path], take: Take | None) -> bool:
+    """Whether a take's sidecar says its file carries the model's own sound (render.audio_record)."""
+    if take is None:
+        return False
+    try:
+        data = json.loads(resolve(take.sidecar_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("audio"), dict)
 
 
 def _slate_take(sidecar: dict[str, Any] | None) -> str:

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.board import Board
+from studio.board import Board, Shot
 from studio.scenes import shot_numbers
+from studio.services.takes import take_has_sound
 from studio.storage import Project, ProjectError
 
 
 def track_data(project: Project, board: Board) -> dict[str, Any]:
     """Frames, not seconds: ``start``/``length`` on the timeline, ``trim_in``/``trim_out``/
-    ``duration`` of the shot, the incoming ``transition`` ({kind, length}); ``audio`` is None or
+    ``duration`` of the shot, the incoming ``transition`` ({kind, length}), whether its chosen take
+    carries its own sound (``take_audio``) and that sound's level in dB; ``audio`` is None or
     {name, offset, level, muted, fade_out, frames, peaks (one per frame)}."""
     starts = board.shot_start_frames()
     shots = []
@@ -24,9 +26,17 @@ def track_data(project: Project, board: Board) -> dict[str, Any]:
             "duration": shot.duration, "trim_in": shot.trim_in, "trim_out": shot.trim_out,
             "transition": {"kind": shot.transition.kind, "length": shot.transition.length},
             "dialogue": shot.dialogue.strip(), "speaker": shot.speaker, "has_take": shot.chosen() is not None,
+            "take_audio": _sounding(project, shot), "take_audio_level": shot.take_audio_level,
         })
     return {"fps": str(board.fps), "rate": float(board.fps), "total_frames": board.total_frames,
             "revision": board.revision, "shots": shots, "audio": _audio(project, board)}
+
+
+def _sounding(project: Project, shot: Shot) -> bool:
+    try:
+        return take_has_sound(project.resolve, shot.chosen())
+    except ProjectError:  # a take path the project refuses: shown as silent, the export says why
+        return False
 
 
 def _audio(project: Project, board: Board) -> dict[str, Any] | None:

@@ -165,7 +165,8 @@ def register(services: StudioServices, media: MediaCache) -> None:
         negative_prompt, shot_size, angle, lens_mm, action, speaker, dialogue, location, int_ext,
         characters, notes, duration_s (seconds) or duration (frames), camera (list of {move,
         intensity, easing}), seed, seed_locked, continuity, transition, transition_frames, backend,
-        chosen_take. Refused with a conflict naming the fields if they changed since. Returns
+        chosen_take, take_audio_level (dB: the chosen take's own sound in the cut). Refused with a
+        conflict naming the fields if they changed since. Returns
         {"revision", "shot"}."""
         board = edits.patch_shot(opened(project, request).project, shot_id, changes, base_revision,
                                  _owner(request))
@@ -279,6 +280,7 @@ def register(services: StudioServices, media: MediaCache) -> None:
 
     def timeline(project: str, request: gr.Request = None) -> dict:
         """The cut in frames: each shot's start, length, trims and incoming transition, dialogue,
+        whether its take has its own sound (take_audio) and that sound's level (take_audio_level, dB),
         and the scratch track (offset, level in dB, muted, one waveform peak per frame)."""
         from studio.services.track import track_data
 
@@ -319,6 +321,10 @@ def register(services: StudioServices, media: MediaCache) -> None:
     from studio.ui import panels_api
 
     panels_api.register(opened, _owner, guarded, _public, media)
+
+    from studio.ui import farm
+
+    farm.register_api(services, _owner)
 
     with gr.Column(visible=False):
         project_in = gr.Textbox(label="project")

@@ -17,6 +17,7 @@ dragged, or in/out frames typed), ``transition`` (kind and length into a clip), 
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,14 +40,16 @@ BURN_IN_LABELS = tuple((_BURN_IN_WORDS.get(name, name), name) for name in BURN_I
 
 
 def track_value(project: Project, board: Board, pictures: list[str | None], *, editable: bool,
-                select: str | None = None, video: str | None = None, video_rev: int | None = None) -> dict[str, Any]:
-    """The track component's value (``video`` None keeps the animatic the page already has)."""
+                select: str | None = None, video: str | None = None, video_rev: int | None = None) -> str:
+    """The track component's value as JSON text (like the wall's, studio/ui/wall.py: the page
+    clones an object value on every update, a string it passes through); ``video`` None keeps
+    the animatic the page already has."""
     data = track_data(project, board)
     for shot, picture in zip(data["shots"], pictures):
         shot["img"] = picture
-    return {**data, "aspect": board.width / board.height, "editable": editable, "select": select,
-            "video": video, "video_rev": video_rev, "transitions": list(TRANSITIONS),
-            "level_range": list(AUDIO_LEVEL_RANGE)}
+    return json.dumps({**data, "aspect": board.width / board.height, "editable": editable, "select": select,
+                       "video": video, "video_rev": video_rev, "transitions": list(TRANSITIONS),
+                       "level_range": list(AUDIO_LEVEL_RANGE)}, separators=(",", ":"))
 
 
 TEMPLATE = """<div class="tl" tabindex="0" aria-label="Timeline">
@@ -107,6 +110,7 @@ CSS = """
 .tl-playhead { position: absolute; top: 0; bottom: 0; width: 2px; background: #ef4444; pointer-events: none; z-index: 5; }
 .tl-edit { display: flex; flex-wrap: wrap; gap: 16px; font: 13px system-ui; }
 .tl-edit label { display: inline-flex; gap: 4px; align-items: center; margin-right: 8px; }
+.tl-silent { color: #6b7280; font-style: italic; }
 .tl-edit input[type=number] { width: 64px; }
 .tl-edit button { padding: 1px 8px; border-radius: 4px; border: 1px solid var(--border-color-primary); cursor: pointer; }
 """
@@ -151,7 +155,8 @@ function layout() {
   ppf = (width / Math.max(1, data.total_frames)) * parseFloat(zoom.value);
   lanes.style.width = `${Math.max(width, data.total_frames * ppf)}px`;
 }
-function draw(value) {
+function draw(text) {
+  const value = typeof text === 'string' ? (text ? JSON.parse(text) : null) : text;
   if (!value || !value.shots) return;
   data = value;
   if (value.video && value.video !== video.getAttribute('src')) {
@@ -225,7 +230,10 @@ function drawEdit() {
       `<label>In <input type="number" class="tl-in" min="0" value="${s.trim_in}"${off}></label>` +
       `<label>Out <input type="number" class="tl-out" min="1" max="${s.duration}" value="${s.duration - s.trim_out}"${off}> of ${s.duration} frames</label>` +
       `<label>Transition in <select class="tl-kind"${off}>${kinds}</select></label>` +
-      `<label>length <input type="number" class="tl-len" min="0" value="${s.transition.length}"${off}> frames</label>`;
+      `<label>length <input type="number" class="tl-len" min="0" value="${s.transition.length}"${off}> frames</label>` +
+      (s.take_audio ? `<label title="The take's own sound (a model that makes it), mixed with the scratch track">Take sound ` +
+        `<input type="range" class="tl-take-level" min="${(data.level_range || [-60, 12])[0]}" max="${(data.level_range || [-60, 12])[1]}" step="0.5" value="${s.take_audio_level}"${off}>` +
+        `<span class="tl-take-level-db">${s.take_audio_level} dB</span></label>` : `<span class="tl-silent" title="Its take has no sound of its own">silent take</span>`);
   }
   const a = data.audio;
   const [low, high] = data.level_range || [-60, 12];
@@ -332,12 +340,17 @@ clipEdit.addEventListener('change', (event) => {
   const value = cls => parseInt(clipEdit.querySelector(cls).value, 10);
   if (event.target.matches('.tl-in, .tl-out')) {
     send('trim', {id: s.id, trim_in: value('.tl-in'), trim_out: s.duration - value('.tl-out')});
+  } else if (event.target.matches('.tl-take-level')) {
+    send('take_level', {id: s.id, level: parseFloat(event.target.value)});
   } else if (event.target.matches('.tl-kind, .tl-len')) {
     const kind = clipEdit.querySelector('.tl-kind').value;
     let length = value('.tl-len') || 0;
     if (kind !== 'cut' && length < 1) length = Math.max(1, Math.round(data.rate / 2));
     send('transition', {id: s.id, kind: kind, length: kind === 'cut' ? 0 : length});
   }
+});
+clipEdit.addEventListener('input', (event) => {
+  if (event.target.matches('.tl-take-level')) clipEdit.querySelector('.tl-take-level-db').textContent = `${event.target.value} dB`;
 });
 audioEdit.addEventListener('input', (event) => {
   if (event.target.matches('.tl-level')) {
@@ -380,7 +393,7 @@ class TimelinePanel:
             self.build = gr.Button("Build animatic", variant="primary", elem_id="build-animatic", scale=0, min_width=160)
             self.draft = gr.Checkbox(False, label="Draft: the fast 480 px preview (full resolution when off)",
                                      elem_id="animatic-draft", scale=1)
-        self.track = gr.HTML({"shots": []}, html_template=TEMPLATE, css_template=CSS, js_on_load=JS,
+        self.track = gr.HTML(json.dumps({"shots": []}), html_template=TEMPLATE, css_template=CSS, js_on_load=JS,
                              elem_id="timeline-track")
         self.message = gr.Markdown("", elem_id="timeline-message")
         self.audio_upload = gr.File(label="Add or replace the scratch audio (wav, mp3, m4a, aac, flac, ogg)",
@@ -440,6 +453,10 @@ def wire(ui: Any, panel: TimelinePanel, view: gr.State, shown: list[Any], edit_e
                     changes["transition_frames"] = data.get("length")
                 edits.patch_shot(project, str(data.get("id")), changes, base, ui.owner(value))
                 message = "transition set"
+            elif action == "take_level":
+                edits.patch_shot(project, str(data.get("id")), {"take_audio_level": data.get("level")}, base,
+                                 ui.owner(value))
+                message = "take sound level set"
             elif action == "audio":
                 edits.patch_audio(project, data.get("changes") or {}, base, ui.owner(value))
                 message = "scratch audio changed"
