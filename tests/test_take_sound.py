@@ -135,3 +135,25 @@ def test_otio_and_fcp_xml_carry_the_take_sound_on_the_picture_frames(tmp_path: P
     for item in take_items:
         url = item.find(".//pathurl")
         assert url is None or not url.text.startswith(("/", "file:"))
+
+
+def test_edl_has_an_audio_2_event_per_sounding_shot_and_the_recut_reads_it_back_unchanged(tmp_path: Path) -> None:
+    import pycmx
+
+    from studio.services.recut import import_edit
+
+    project = _project(tmp_path / "p")
+    board = project.load()
+    starts = board.shot_start_frames()
+    path = export_board(project, "edl")
+    with open(path) as handle:
+        edl = pycmx.parse_cmx3600(handle)
+    take_events = [e for e in edl.events for edit in e.edits if edit.channels.get_audio_channel(2)]
+    records = sorted(edit.record_in for e in take_events for edit in e.edits)
+    assert records == [FPS.timecode(starts[i]) for i in (0, 1, 3, 4)]
+    plan = import_edit(project, path.read_bytes(), path.name, dry_run=True).plan
+    assert plan.changes == () and not plan.unmatched, plan.lines()
+    for fmt in ("otio", "fcpxml"):
+        exported = export_board(project, fmt)
+        plan = import_edit(project, exported.read_bytes(), exported.name, dry_run=True).plan
+        assert plan.changes == () and not plan.unmatched, (fmt, plan.lines())

@@ -225,8 +225,8 @@ def _audio_track(timeline: Timeline, name: MediaUrl) -> otio.schema.Track | None
 
 def edl_text(tl: otio.schema.Timeline, timeline: Timeline) -> str:
     """CMX 3600 through OTIO's adapter (picture, dissolve lines put in CMX's columns), plus one
-    audio event per clip of the audio track: channel A, reel from the file name, source and
-    record timecodes at the board rate."""
+    audio event per clip of each audio track: channel A for the scratch track, A2 for the takes'
+    own sound, reel from the file name, source and record timecodes at the board rate."""
     import opentimelineio as otio
 
     video = tl.deepcopy()
@@ -240,13 +240,14 @@ def edl_text(tl: otio.schema.Timeline, timeline: Timeline) -> str:
     events = max((int(line[:3]) for line in text.splitlines() if re.match(r"^\d{3}\s", line)), default=0)
     timecode = timeline.fps.timecode
     for track in audio_tracks:
+        channel = "A2" if track.name.startswith("A2") else "A"  # the takes' own sound: audio channel 2
         for clip in track.find_clips():
             record = clip.range_in_parent()
             source = clip.source_range
             url = clip.media_reference.target_url
             reel = (re.sub(r"[^A-Za-z0-9]", "", Path(url).stem) or "AUDIO")[:8].upper()
             events += 1
-            text += (f"{events:03d}  {reel:8} A     C        "
+            text += (f"{events:03d}  {reel:8} {channel:5} C        "
                      f"{timecode(source.start_time.to_frames())} {timecode(source.end_time_exclusive().to_frames())} "
                      f"{timecode(record.start_time.to_frames())} {timecode(record.end_time_exclusive().to_frames())}\n"
                      f"* FROM CLIP NAME:  {clip.name}\n* FROM CLIP: {url}\n")
