@@ -25,6 +25,7 @@ from studio.services.access import EDITOR, VIEWER, Access, AccessDenied, Opened,
 from studio.services.fields import FieldError
 from studio.services.jobs import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobQueue, JobView,
                                   NotInterrupted)
+from studio.services.quality import needs_render
 from studio.services.workspace import Workspace
 from studio.storage import Project, ProjectError
 from studio.timeline import shot_label
@@ -214,8 +215,8 @@ class StudioServices:
         """One render job per shot, in board order, so other users' shots interleave fairly."""
         board = self.board(project)
         wanted = None if shot_ids is None else set(shot_ids)
-        todo = [s for s in board.shots
-                if (wanted is None or s.id in wanted) and not (only_missing and s.chosen_take)]
+        todo = [s for s in board.shots  # at final quality a chosen draft still needs its final take
+                if (wanted is None or s.id in wanted) and not (only_missing and not needs_render(board, s))]
         for shot in todo:
             self.check_renderable(board, shot.id)
         group = f"batch-{uuid.uuid4().hex[:8]}"

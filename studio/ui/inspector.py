@@ -26,7 +26,7 @@ MAX_SEGMENTS = 4
 TEXT = ("title", "prompt", "negative_prompt", "location", "characters", "action", "speaker", "dialogue", "notes",
         "seed")
 NUMBERS = ("lens_mm", "duration_s", "transition_frames")
-CHOICES = ("shot_size", "angle", "int_ext", "transition", "seed_locked", "continuity")
+CHOICES = ("shot_size", "angle", "int_ext", "transition", "seed_locked", "continuity", "quality")
 
 
 class Inspector:
@@ -80,6 +80,9 @@ class Inspector:
                     f["transition"] = gr.Dropdown(list(TRANSITIONS), label="Transition in", elem_id="insp-transition")
                     f["transition_frames"] = gr.Number(None, label="Transition (frames)", precision=0,
                                                        elem_id="insp-transition_frames")
+                    f["quality"] = gr.Dropdown([("board's", ""), ("draft", "draft"), ("final", "final")],
+                                               label="Quality", elem_id="insp-quality", min_width=90,
+                                               info="final re-renders a chosen draft with its seed")
             with gr.Tab("Story", id="story"):
                 with gr.Row():
                     f["int_ext"] = gr.Dropdown(_choices(INT_EXT), label="INT/EXT", elem_id="insp-int_ext", min_width=80)
@@ -150,6 +153,7 @@ def shown_values(board: Board, shot: Shot) -> dict[str, Any]:
         "continuity": shot.continuity, "transition": shot.transition.kind,
         "transition_frames": shot.transition.length,
         "camera": [[m.move, m.intensity, m.easing] for m in shot.camera],
+        "quality": shot.quality or "",
     }
 
 

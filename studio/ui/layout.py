@@ -116,6 +116,9 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
                     s_backend = gr.Dropdown(backend_names(), label="Default backend")
                     s_model = gr.Textbox(label="Default model (blank: the backend's)")
                     s_memory = gr.Dropdown(list(MEMORY_PROFILES), label="Memory profile")
+                    s_quality = gr.Dropdown([("draft (distilled or fewer steps, smaller)", "draft"),
+                                             ("final (full settings)", "final")], label="Render quality",
+                                            elem_id="s-quality")
                 with gr.Row():
                     s_numbering = gr.Dropdown([("1, 2, 3 …", "sequential"), ("by scene: 12, 12A, 12B …", "scene")],
                                               label="Shot numbers (every export)", elem_id="s-shot_numbering")
@@ -148,6 +151,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
         api.register(services, media)  # first, so the endpoints get their own names, not UI handlers
         settings = {"title": s_title, "fps": s_fps, "width": s_width, "height": s_height,
                     "default_backend": s_backend, "default_model": s_model, "memory_profile": s_memory,
+                    "quality": s_quality,
                     "shot_numbering": s_numbering, "words_per_second": s_wps, "scratch_dialogue": s_scratch,
                     "cast": s_cast}
         ui = _Handlers(services, media, ins, panels=panels, board_progress=board_progress, header=header,
@@ -321,7 +325,8 @@ class _Handlers:
                    w["formats"]: gr.update(choices=names, value=[n for n in names if n in ("mp4", "otio")] or names[:1])}
         values = {"title": board.title, "fps": str(board.fps), "width": board.width, "height": board.height,
                   "default_backend": board.default_backend, "default_model": board.default_model or "",
-                  "memory_profile": board.memory_profile, "shot_numbering": board.shot_numbering,
+                  "memory_profile": board.memory_profile, "quality": board.quality,
+                  "shot_numbering": board.shot_numbering,
                   "words_per_second": board.words_per_second, "scratch_dialogue": board.scratch_dialogue,
                   "cast": "\n".join(m.name + (f": {m.voice}" if m.voice else "") for m in board.cast)}
         updates.update({widget: values[name] for name, widget in w["settings"].items()})

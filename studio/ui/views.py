@@ -95,8 +95,12 @@ def running_time(board: Board) -> str:
 
 def take_info(take, sidecar: dict | None) -> str:
     """Seed and settings of a take, from its JSON sidecar when readable."""
-    lines = [f"**{html.escape(take.id)}** · seed `{take.seed}` · {html.escape(take.backend)} · {take.frames} frames"]
+    lines = [f"**{html.escape(take.id)}** · seed `{take.seed}` · {html.escape(take.backend)} · {take.frames} frames"
+             + (f" · **{take.quality}**" if take.quality else "")]
     if sidecar:
+        drafted = (sidecar.get("quality") or {}).get("from_draft")
+        if drafted:
+            lines.append(f"final re-render of draft {html.escape(str(drafted))} (same seed and conditioning)")
         camera = ", ".join(f"{c.get('move')} {c.get('intensity')}" for c in sidecar.get("camera", []))
         lines.append(f"camera {html.escape(camera)} · {sidecar.get('width')}x{sidecar.get('height')} · "
                      f"{sidecar.get('elapsed_seconds', '?')} s to make")
