@@ -286,6 +286,16 @@ def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     return ry @ rx @ rz
 
 
+def rotations(yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) :func:`rotation` for arrays of angles (degrees), in one go."""
+    y, p, r = np.radians(yaw), np.radians(pitch), np.radians(roll)
+    one, zero = np.ones_like(y), np.zeros_like(y)
+    ry = np.stack([np.cos(y), zero, np.sin(y), zero, one, zero, -np.sin(y), zero, np.cos(y)], -1).reshape(-1, 3, 3)
+    rx = np.stack([one, zero, zero, zero, np.cos(p), -np.sin(p), zero, np.sin(p), np.cos(p)], -1).reshape(-1, 3, 3)
+    rz = np.stack([np.cos(r), -np.sin(r), zero, np.sin(r), np.cos(r), zero, zero, zero, one], -1).reshape(-1, 3, 3)
+    return ry @ rx @ rz
+
+
 def base_focal(width: int, height: int) -> float:
     """Focal length in pixels of the resting lens for a frame of this size."""
     return (max(width, height) / 2.0) / math.tan(math.radians(BASE_FOV_DEG) / 2.0)
@@ -302,16 +312,19 @@ def plane_homographies(path: CameraPath, width: int, height: int, depth: float =
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
     k_inv = np.linalg.inv(np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]]))
     n = np.array([[0.0, 0.0, 1.0]])
-    out = np.empty((path.num_frames, 3, 3))
-    for index, (yaw, pitch, roll, tx, ty, tz, focal) in enumerate(path.params):
-        k_frame = np.array([[f * focal, 0, cx], [0, f * focal, cy], [0, 0, 1.0]])
-        rotation_wc = rotation(yaw, pitch, roll).T  # world -> camera
-        if tz >= 0.98 * depth:
-            raise CameraError(f"frame {index}: the camera reaches the plane at depth {depth:g} (it has moved "
-                              f"{tz:.3g} forward); reduce the dolly or set that layer further away")
-        centre = np.array([[tx], [-ty], [tz]]) / depth
-        forward = k_frame @ rotation_wc @ (np.eye(3) - centre @ n) @ k_inv
-        out[index] = np.linalg.inv(forward)
+    yaw, pitch, roll, tx, ty, tz, focal = path.params.T
+    reached = np.flatnonzero(tz >= 0.98 * depth)
+    if reached.size:
+        index = int(reached[0])
+        raise CameraError(f"frame {index}: the camera reaches the plane at depth {depth:g} (it has moved "
+                          f"{tz[index]:.3g} forward); reduce the dolly or set that layer further away")
+    k_frame = np.zeros((path.num_frames, 3, 3))
+    k_frame[:, 0, 0] = k_frame[:, 1, 1] = f * focal
+    k_frame[:, 0, 2], k_frame[:, 1, 2], k_frame[:, 2, 2] = cx, cy, 1.0
+    lift = np.broadcast_to(np.eye(3), (path.num_frames, 3, 3)).copy()  # I - C n^T / d
+    lift[:, :, 2] -= np.stack([tx, -ty, tz], axis=1) / depth
+    forward = k_frame @ rotations(yaw, pitch, roll).transpose(0, 2, 1) @ lift @ k_inv
+    out = np.linalg.inv(forward)
     corners = np.concatenate([frame_corners(width, height), np.ones((4, 1))], axis=1).T
     depth_sign = (out @ corners)[:, 2, :]
     if np.any(depth_sign <= 1e-9):

@@ -22,7 +22,7 @@ import numpy as np
 
 from studio.board import FrameRate
 from studio.common import atomic_write, write_json_atomic
-from studio.yuv import rgb_to_i420
+from studio.yuv import i420_to_rgb, rgb_to_i420
 
 TAKE_ENCODING: tuple[str, ...] = (
     "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
@@ -34,6 +34,21 @@ TAKE_ENCODING: tuple[str, ...] = (
 A keyframe every 12 frames (no B-frames) keeps cuts cheap: a transition or trim re-encodes at
 most the partial GOP up to the next IDR. Measured on the export benchmark (10 shots, 832x480,
 0.5 s dissolves): -g 48 took 7.3 s, -g 12 4.3 s, against 7.7-8.9 s for ffmpeg xfade."""
+
+
+CUT_QP = 8
+"""Quantiser of a take's first and last frames (the rest use CRF 18): the frames a continuity
+cut joins. At CRF 18 each side of a cut carries about 0.4 of 255 of its own H.264 error on top of
+the yuv420p conversion both share, so two matching renders decode 1.6-1.9 apart; at QP 8 they
+decode 0.8-0.9 apart (tests/test_continuity.py). Two sharper frames cost about 0.3 MB a take at
+832x480, and leave the stream's parameters (SPS/PPS) as they are, so takes still join by copy."""
+
+
+def take_encoding(num_frames: int) -> tuple[str, ...]:
+    """TAKE_ENCODING for a take of ``num_frames`` frames: its first and last at CUT_QP."""
+    last = max(0, num_frames - 1)
+    zones = f"0,0,q={CUT_QP}" + (f"/{last},{last},q={CUT_QP}" if last else "")
+    return (*TAKE_ENCODING, "-x264-params", f"zones={zones}")
 
 
 class MediaError(RuntimeError):
@@ -59,7 +74,7 @@ class SoundInput:
 
 
 def write_video(path: Path, frames: np.ndarray, fps: FrameRate, audio: SoundInput | None = None) -> None:
-    """Encode a whole clip (T, H, W, 3 uint8) to an H.264 MP4 at ``path`` with TAKE_ENCODING, atomically,
+    """Encode a whole clip (T, H, W, 3 uint8) to an H.264 MP4 at ``path`` as a take (take_encoding), atomically,
     with ``audio`` as an AAC track cut or padded to the picture's length to the sample.
 
     Odd sizes are refused rather than silently padded: yuv420p needs even width and height.
@@ -67,7 +82,7 @@ def write_video(path: Path, frames: np.ndarray, fps: FrameRate, audio: SoundInpu
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         raise MediaError(f"{path.name}: frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
     _, height, width, _ = frames.shape
-    write_video_stream(path, iter(frames), width, height, fps, audio=audio)
+    write_video_stream(path, iter(frames), width, height, fps, take_encoding(len(frames)), audio=audio)
 
 
 def read_video(path: Path, max_frames: int | None = None) -> np.ndarray:
@@ -89,19 +104,22 @@ def read_video(path: Path, max_frames: int | None = None) -> np.ndarray:
 
 
 def read_last_frame(path: Path) -> np.ndarray:
-    """The last decoded frame of a video (for continuity between shots)."""
+    """The last decoded frame of a video (for continuity between shots). A yuv420p frame (a take)
+    is converted with studio.yuv, so a shot that starts on it encodes the very same planes again."""
     import av
 
-    last: np.ndarray | None = None
+    last: Any = None
     try:
         with av.open(str(path)) as container:
             for frame in container.decode(video=0):
-                last = frame.to_ndarray(format="rgb24")
+                last = frame
+            if last is None:
+                raise MediaError(f"{path.name}: the video has no frames")
+            if last.format.name == "yuv420p" and last.width % 2 == 0 and last.height % 2 == 0:
+                return i420_to_rgb(last.to_ndarray())
+            return last.to_ndarray(format="rgb24")
     except (av.FFmpegError, OSError) as error:
         raise MediaError(f"{path.name}: not a readable video ({error})") from None
-    if last is None:
-        raise MediaError(f"{path.name}: the video has no frames")
-    return last
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ WIDENING = ("zoom_out", "dolly_out")
 """Moves that show more of the plate: continued past its edge (or from a frame, which has nothing
 outside it) they hold the framing: the overscan grows as the lens widens."""
 BIG_W, BIG_H = 832, 480
-"""End-to-end pairs are encoded: at the board's usual size the codec's own error stays under 1."""
+"""End-to-end pairs are encoded at the board's usual size."""
 
 
 def textured(seed: int = 5) -> np.ndarray:
@@ -98,10 +98,11 @@ def test_after_any_other_take_its_last_frame_is_the_exact_first_framing(move: st
     assert border.std() > 5
 
 
-@pytest.mark.parametrize("move", ("pan_right", "truck_right", "dolly_in", "zoom_out"))
+@pytest.mark.parametrize("move", MOVING)
 def test_a_rendered_continuity_pair_cuts_with_no_jump(tmp_path: Path, move: str) -> None:
     """End to end: a drawn three-layer panel, an animatic take, then a continuity shot rendered
-    through the render service; the decoded files match across the cut."""
+    through the render service; the decoded files match across the cut within 1 of 255 (each
+    take's first and last frames are encoded sharper: media.CUT_QP)."""
     import cv2
 
     project = Project.create(tmp_path / "p", small_board(shots=2, duration=N, width=BIG_W, height=BIG_H))
@@ -115,7 +116,7 @@ def test_a_rendered_continuity_pair_cuts_with_no_jump(tmp_path: Path, move: str)
     second = render_shot(project, "s2")
     a = read_video(project.resolve(first.path))
     b = read_video(project.resolve(second.path))
-    assert mad(b[0], a[-1]) <= codec_error(a[-1], tmp_path) + 1.0
+    assert mad(b[0], a[-1]) <= 1.0
     assert mad(b[0], a[0]) > 1.0  # the match is with the end of the move, not its start
 
 
@@ -136,19 +137,7 @@ def test_a_continuity_shot_after_a_non_animatic_take_starts_on_its_last_frame(tm
     second = render_shot(project, "s2")
     assert json.loads(project.resolve(second.sidecar_path).read_text())["generation"]["continued"] == "last frame"
     last = read_video(project.resolve(first.path))[-1]
-    assert mad(read_video(project.resolve(second.path))[0], last) <= codec_error(last, tmp_path) + 1.0
-
-
-def codec_error(frame: np.ndarray, folder: Path) -> float:
-    """What H.264 at the take settings changes in this very picture (encoded alone, decoded):
-    the files of a cut can match no closer than that. About 1.6 of 255 for these pictures; the
-    rendered frames themselves match exactly (the tests above)."""
-    from studio.media import write_video
-
-    write_video(folder / "codec.mp4", frame[None], FrameRate(24))
-    return mad(read_video(folder / "codec.mp4")[0], frame)
-
-
+    assert mad(read_video(project.resolve(second.path))[0], last) <= 1.0
 def _png(pixels: np.ndarray) -> bytes:
     import io
     from PIL import Image

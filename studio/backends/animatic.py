@@ -99,9 +99,6 @@ class _Plane:
     homographies: np.ndarray
     opaque: bool
     depth: float = 1.0
-    content: tuple[int, int, int, int] | None = None
-    """A layer's painted box (x0, y0, x1, y1) in picture pixels: only where it lands in a frame
-    is warped and composited (a sparse drawing costs what it covers). None: the whole frame."""
 
 
 @dataclass(frozen=True)
@@ -146,38 +143,80 @@ def _to_level(homography: np.ndarray, image: np.ndarray, level: np.ndarray) -> n
     return scale @ homography
 
 
-_Entry = tuple[tuple[int, int, int], np.ndarray, bool, tuple[int, int, int, int] | None]
-"""(level key, map into that level, opaque, output box or None for the whole frame) for one
-plane of one frame."""
+TILE = 32
+"""Side of the output tiles a layered frame is planned in: per tile, only the planes that show
+are warped (nothing under an opaque layer, nothing where a layer is empty) and only tiles where
+a layer is partly transparent are blended."""
+EMPTY, PARTIAL, SOLID = 0, 1, 2
+"""What a layer is over a tile (after bilinear filtering): no paint, some, or opaque paint."""
+
+_Rect = tuple[int, int, int, int]
+_Step = tuple[tuple[int, int, int], np.ndarray, bool, list[_Rect], list[_Rect]]
+"""(level key, map into that level, opaque, rects to warp straight into the frame, rects to blend
+"over" it) for one plane of one frame; rects are (x0, y0, x1, y1) in output pixels."""
 
 
-def painted_box(rgba: np.ndarray) -> tuple[int, int, int, int] | None:
-    """The box (x0, y0, x1, y1) holding every painted pixel of a layer; None when it is empty."""
-    rows = np.flatnonzero(rgba[..., 3].any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(rgba[rows[0]:rows[-1] + 1, :, 3].any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+class _Coverage:
+    """Summed-area tables of a layer's alpha (any paint, opaque paint): how much of any box of it
+    is painted, in four lookups."""
+
+    def __init__(self, rgba: np.ndarray) -> None:
+        alpha = rgba[..., 3]
+        self.height, self.width = alpha.shape
+        self.any = cv2.integral((alpha > 0).view(np.uint8))
+        self.solid = cv2.integral((alpha == 255).view(np.uint8))
+
+    def classes(self, matrices: np.ndarray, margins: np.ndarray, width: int, height: int) -> np.ndarray:
+        """(T, rows, cols) EMPTY / PARTIAL / SOLID of the output tiles of frames whose maps into
+        the layer are ``matrices`` (T, 3, 3): each tile's footprint is the box around its corners'
+        images (a homography keeps a tile convex), widened by ``margins`` (T,) layer pixels for
+        the filters of the level it is warped from."""
+        xs = np.unique(np.minimum(np.arange(0, width + TILE, TILE), width) - 0.5)
+        ys = np.unique(np.minimum(np.arange(0, height + TILE, TILE), height) - 0.5)
+        grid = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None], np.ones((1, 1))), axis=-1)  # (R+1, C+1, 3)
+        mapped = np.einsum("tij,rcj->trci", matrices, grid)
+        w = mapped[..., 2]
+        behind = w <= 1e-9
+        u = mapped[..., 0] / np.where(behind, 1.0, w)
+        v = mapped[..., 1] / np.where(behind, 1.0, w)
+
+        def corners(a: np.ndarray, reduce: Any) -> np.ndarray:
+            return reduce(reduce(a[:, :-1, :-1], a[:, 1:, :-1]), reduce(a[:, :-1, 1:], a[:, 1:, 1:]))
+
+        margin = margins[:, None, None]
+        x0, x1 = np.floor(corners(u, np.minimum) - margin), np.ceil(corners(u, np.maximum) + margin) + 1
+        y0, y1 = np.floor(corners(v, np.minimum) - margin), np.ceil(corners(v, np.maximum) + margin) + 1
+        inside = (x0 >= 0) & (y0 >= 0) & (x1 <= self.width) & (y1 <= self.height)
+        cx0, cx1 = (np.clip(a, 0, self.width).astype(np.intp) for a in (x0, x1))
+        cy0, cy1 = (np.clip(a, 0, self.height).astype(np.intp) for a in (y0, y1))
+
+        def total(table: np.ndarray) -> np.ndarray:
+            return table[cy1, cx1] - table[cy0, cx1] - table[cy1, cx0] + table[cy0, cx0]
+
+        area = (cx1 - cx0) * (cy1 - cy0)
+        out = np.where(total(self.any) > 0, PARTIAL, EMPTY).astype(np.int8)
+        out[inside & (area > 0) & (total(self.solid) == area)] = SOLID
+        out[corners(behind, np.logical_or)] = PARTIAL  # a tile reaching the camera's horizon
+        return out
 
 
-def _landing(plane: _Plane, frame: int, width: int, height: int) -> tuple[int, int, int, int] | None:
-    """Where a layer's painted box lands in a frame (output pixels, a 2-pixel margin for the
-    filter), or None when it covers the frame anyway; an empty box is (0, 0, 0, 0)."""
-    if plane.content is None:
-        return None
-    if plane.content == (0, 0, 0, 0):
-        return plane.content
-    x0, y0, x1, y1 = plane.content
-    corners = np.array([[x0 - 1, y0 - 1, 1], [x1, y0 - 1, 1], [x0 - 1, y1, 1], [x1, y1, 1]], float).T
-    mapped = np.linalg.inv(plane.homographies[frame]) @ corners
-    if np.any(mapped[2] <= 1e-9):
-        return None
-    xs, ys = mapped[0] / mapped[2], mapped[1] / mapped[2]
-    box = (max(0, int(math.floor(xs.min())) - 2), max(0, int(math.floor(ys.min())) - 2),
-           min(width, int(math.ceil(xs.max())) + 3), min(height, int(math.ceil(ys.max())) + 3))
-    if box[0] >= box[2] or box[1] >= box[3]:
-        return (0, 0, 0, 0)
-    return None if box == (0, 0, width, height) else box
+def _rects(mask: np.ndarray, width: int, height: int) -> list[_Rect]:
+    """Cover the True tiles of a (rows, cols) mask with few rectangles (runs along a row, merged
+    down while the next row has the same run), in output pixels clipped to the frame."""
+    rects: list[_Rect] = []
+    open_runs: dict[tuple[int, int], int] = {}
+    for row in range(mask.shape[0] + 1):
+        runs: set[tuple[int, int]] = set()
+        if row < mask.shape[0]:
+            padded = np.concatenate(([False], mask[row], [False]))
+            edges = np.flatnonzero(padded[1:] != padded[:-1])
+            runs = set(zip(edges[::2].tolist(), edges[1::2].tolist()))
+        for run in [run for run in open_runs if run not in runs]:
+            top = open_runs.pop(run)
+            rects.append((run[0] * TILE, top * TILE, min(width, run[1] * TILE), min(height, row * TILE)))
+        for run in runs:
+            open_runs.setdefault(run, row)
+    return rects
 
 
 class _Warper:
@@ -188,11 +227,14 @@ class _Warper:
         self.weights = weights  # (T, S)
         self.width, self.height = width, height
         self.levels: dict[tuple[int, int, int], np.ndarray] = {}
-        self.plan: list[list[tuple[float, list[_Entry]]]] = []
+        self.plan: list[list[tuple[float, list[tuple[tuple[int, int, int], np.ndarray]]]]] = []
+        self.classes: dict[tuple[int, int], np.ndarray] = {}
+        """(source, plane) of a layer: its (T, rows, cols) tile classes."""
 
     def prepare(self, cancel: threading.Event, pool: ThreadPoolExecutor) -> None:
-        """Build every level the shot needs (in parallel) and each frame's plan: per source its
-        weight and, per plane back to front, (level, map)."""
+        """Build every level the shot needs (in parallel), each frame's plan (per source its
+        weight and, per plane back to front, (level, map)) and, for layered sources, what each
+        layer is over each tile of each frame."""
         keys = {(s, p): [_level_key(d) for d in local_scale(plane.homographies, self.width, self.height)]
                 for s, source in enumerate(self.sources) for p, plane in enumerate(source.planes)}
         frames = range(self.weights.shape[0])
@@ -208,21 +250,66 @@ class _Warper:
         for (s, p), frame_keys in keys.items():  # a frame that shows a picture 1:1 copies it exactly
             plane = self.sources[s].planes[p]
             if plane.image.shape[:2] == (self.height, self.width):
-                for frame in frames:
-                    if np.allclose(plane.homographies[frame], np.eye(3), atol=1e-9) and self.weights[frame, s] > 0:
-                        frame_keys[frame] = EXACT
-                        if (s, p, EXACT) not in self.levels:
-                            image = plane.image
-                            self.levels[(s, p, EXACT)] = image if image.shape[2] == 4 else cv2.cvtColor(image, cv2.COLOR_RGB2RGBA)
+                still = np.all(np.abs(plane.homographies - np.eye(3)) <= 1e-9, axis=(1, 2)) & (self.weights[:, s] > 0)
+                for frame in np.flatnonzero(still).tolist():
+                    frame_keys[frame] = EXACT
+                if still.any():
+                    image = plane.image
+                    self.levels[(s, p, EXACT)] = image if image.shape[2] == 4 else cv2.cvtColor(image, cv2.COLOR_RGB2RGBA)
         for frame in frames:
             self.plan.append([
                 (float(self.weights[frame, s]), [
                     ((s, p, keys[(s, p)][frame]),
-                     _to_level(plane.homographies[frame], plane.image, self.levels[(s, p, keys[(s, p)][frame])]),
-                     plane.opaque, _landing(plane, frame, self.width, self.height))
+                     _to_level(plane.homographies[frame], plane.image, self.levels[(s, p, keys[(s, p)][frame])]))
                     for p, plane in enumerate(source.planes)])
                 for s, source in enumerate(self.sources) if self.weights[frame, s] > 0.0
             ])
+        self._classify(keys)
+
+    def _classify(self, keys: dict[tuple[int, int], list[int]]) -> None:
+        """Tile classes of every transparent layer in every frame it is seen (others stay EMPTY).
+        A level spreads paint by its filters: about 2 level pixels of bicubic, after averaging
+        ``1 / band`` layer pixels when it is band-limited below the layer's own size."""
+        rows, cols = -(-self.height // TILE), -(-self.width // TILE)
+        for s, source in enumerate(self.sources):
+            if len(source.planes) == 1:
+                continue
+            for p, plane in enumerate(source.planes):
+                if plane.opaque:
+                    continue
+                seen = self.weights[:, s] > 0.0
+                margin = {key: 1.0 if key == EXACT else 2.0 + 3.0 / min(
+                    1.0, 2.0 ** (key / LEVEL_STEPS_PER_OCTAVE), self.levels[(s, p, key)].shape[1] / plane.image.shape[1])
+                    for key in {keys[(s, p)][frame] for frame in np.flatnonzero(seen).tolist()}}
+                margins = np.array([margin[keys[(s, p)][frame]] for frame in np.flatnonzero(seen).tolist()])
+                classes = np.zeros((len(self.plan), rows, cols), np.int8)
+                classes[seen] = _Coverage(plane.image).classes(plane.homographies[seen], margins, self.width, self.height)
+                self.classes[(s, p)] = classes
+
+    def steps(self, frame: int, s: int, entries: list[tuple[tuple[int, int, int], np.ndarray]]) -> list[_Step]:
+        """One source's planes in one frame, back to front, as rects: a plane is warped straight
+        into the frame where it is the topmost opaque one, blended where it is partly painted
+        above that, and skipped elsewhere (hidden, or empty); paper (plane -1) where no plane
+        is opaque."""
+        planes = self.sources[s].planes
+        whole = [(0, 0, self.width, self.height)]
+        if len(planes) == 1:
+            return [(entries[0][0], entries[0][1], planes[0].opaque, whole, [])]
+        rows, cols = -(-self.height // TILE), -(-self.width // TILE)
+        classes = [np.full((rows, cols), SOLID, np.int8) if plane.opaque else self.classes[(s, p)][frame]
+                   for p, plane in enumerate(planes)]
+        top = np.full((rows, cols), -1, np.intp)
+        for p, tiles in enumerate(classes):
+            top[tiles == SOLID] = p
+        steps: list[_Step] = []
+        if (top < 0).any():
+            steps.append(((-1, -1, -1), np.eye(3), True, _rects(top < 0, self.width, self.height), []))
+        for p, tiles in enumerate(classes):
+            direct = _rects(top == p, self.width, self.height)
+            blend = _rects((top < p) & (tiles == PARTIAL), self.width, self.height)
+            if direct or blend:
+                steps.append((entries[p][0], entries[p][1], planes[p].opaque, direct, blend))
+        return steps
 
     @staticmethod
     def _warp(level: np.ndarray, matrix: np.ndarray, dst: np.ndarray, opaque: bool = True) -> np.ndarray:
@@ -236,28 +323,24 @@ class _Warper:
                                   flags=flags, borderMode=border, borderValue=0)
         return cv2.warpPerspective(level, matrix, size, dst=dst, flags=flags, borderMode=border, borderValue=0)
 
-    def _composite(self, entries: list[_Entry], out: np.ndarray, scratch: np.ndarray) -> None:
+    def _composite(self, steps: list[_Step], out: np.ndarray, scratch: np.ndarray) -> None:
         """The planes of one source, back to front, into ``out`` (RGBA; its alpha is unused):
-        premultiplied "over", in 8-bit OpenCV arithmetic (exact to rounding, and fast), only
-        inside the box where each layer's paint lands."""
-        for index, (key, matrix, opaque, box) in enumerate(entries):
-            if index == 0:
-                if opaque:
-                    self._warp(self.levels[key], matrix, out)
-                    continue
-                out[:] = PAPER
-            if box is None:
-                target, layer = out, scratch
-            else:
-                x0, y0, x1, y1 = box
-                if x0 >= x1:
-                    continue  # nothing of this layer is in the frame
-                target, layer = out[y0:y1, x0:x1], scratch[:y1 - y0, :x1 - x0]
-                matrix = matrix @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1.0]])
-            self._warp(self.levels[key], matrix, layer, opaque)
-            keep = cv2.cvtColor(cv2.bitwise_not(cv2.extractChannel(layer, 3)), cv2.COLOR_GRAY2RGBA)
-            cv2.multiply(target, keep, dst=target, scale=1.0 / 255.0)
-            cv2.add(target, layer, dst=target)
+        each warped straight in where it is the topmost opaque plane, and premultiplied "over"
+        (8-bit OpenCV arithmetic: exact to rounding, and fast) where it is partly painted."""
+        for key, matrix, opaque, direct, blend in steps:
+            if key[0] < 0:
+                for x0, y0, x1, y1 in direct:
+                    out[y0:y1, x0:x1] = PAPER
+                continue
+            level = self.levels[key]
+            for x0, y0, x1, y1 in direct:
+                self._warp(level, matrix @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1.0]]), out[y0:y1, x0:x1], opaque)
+            for x0, y0, x1, y1 in blend:
+                target, layer = out[y0:y1, x0:x1], scratch[y0:y1, x0:x1]
+                self._warp(level, matrix @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1.0]]), layer, opaque)
+                keep = cv2.cvtColor(cv2.bitwise_not(cv2.extractChannel(layer, 3)), cv2.COLOR_GRAY2RGBA)
+                cv2.multiply(target, keep, dst=target, scale=1.0 / 255.0)
+                cv2.add(target, layer, dst=target)
 
     def warp_batch(self, frames: np.ndarray, start: int, stop: int, cancel: threading.Event) -> None:
         """Fill ``frames[:stop - start]`` with frames ``start..stop-1`` (one worker's batch),
@@ -269,12 +352,13 @@ class _Warper:
                 return
             sources = self.plan[frame]
             if len(sources) == 1:
-                self._composite(sources[0][1], out, scratch)
+                s = sources[0][1][0][0][0]
+                self._composite(self.steps(frame, s, sources[0][1]), out, scratch)
                 cv2.cvtColor(out, cv2.COLOR_RGBA2RGB, dst=frames[frame - start])
                 continue
             total = np.zeros((self.height, self.width, 3), np.float32)
             for weight, entries in sources:
-                self._composite(entries, out, scratch)
+                self._composite(self.steps(frame, entries[0][0][0], entries), out, scratch)
                 total += weight * out[:, :, :3].astype(np.float32)
             np.rint(total, out=total)
             frames[frame - start] = np.clip(total, 0, 255).astype(np.uint8)
@@ -411,10 +495,10 @@ def _letterbox_canvas(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def _premultiplied(rgba: np.ndarray, opacity: float) -> np.ndarray:
-    alpha = rgba[..., 3:4].astype(np.float32) * np.float32(opacity / 255.0)
-    out = np.empty_like(rgba)
-    out[..., :3] = np.rint(rgba[..., :3] * alpha)
-    out[..., 3:] = np.rint(alpha * 255.0)
+    """A layer with its opacity applied, colour multiplied by alpha (8-bit OpenCV arithmetic, rounded)."""
+    alpha = cv2.convertScaleAbs(rgba[..., 3], alpha=opacity)
+    out = cv2.multiply(rgba, cv2.merge([alpha, alpha, alpha, np.full_like(alpha, 255)]), scale=1.0 / 255.0)
+    out[..., 3] = alpha
     return out
 
 
@@ -578,8 +662,7 @@ class AnimaticBackend:
             built = []
             for picture, depth, opaque, _ in planes:
                 maps, last = homographies(path, width, height, src_w, src_h, overscan=used, fit=fit, depth=depth)
-                content = None if opaque else painted_box(picture)
-                built.append(_Plane(picture, maps, opaque, depth, (0, 0, 0, 0) if not opaque and content is None else content))
+                built.append(_Plane(picture, maps, opaque, depth))
         except CameraError as error:
             raise GenerationError(str(error)) from None
         first = used[0] if isinstance(used, list) else used

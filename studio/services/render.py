@@ -38,6 +38,7 @@ from studio.media import (
     MediaError,
     SoundInput,
     read_last_frame,
+    take_encoding,
     write_video,
     write_video_stream,
 )
@@ -213,7 +214,8 @@ def render_shot(
         if hasattr(generator, "stream"):
             stream = generator.stream(request, progress, cancel)
             metadata = stream.metadata
-            written = write_video_stream(video_path, stream.frames, request.width, request.height, board.fps)
+            written = write_video_stream(video_path, stream.frames, request.width, request.height, board.fps,
+                                         take_encoding(request.num_frames))
             if written != request.num_frames:
                 raise GenerationError(f"backend {backend_name!r} made {written} frames, expected {request.num_frames}")
         else:
