@@ -13,7 +13,9 @@ Only a finished action crosses over, as one ``click`` event whose data names it:
 The server sends the selected shot's panels (layers as PNG data URLs: nothing is served from
 the project folder) and the onion pictures as this component's value; the template never
 changes, so Gradio never rebuilds the canvas, and the script reloads it only when the shot or
-its panels changed (a value with a new ``sig``).
+its panels changed (a value with a new ``sig``). The page's 1 s poll sends a new value when
+another tab changed the shot's panels (:func:`poll_hook`); the script loads it at once unless
+the canvas has strokes that are not saved, and then says so and waits for "Load the saved panel".
 """
 
 from __future__ import annotations
@@ -42,7 +44,12 @@ class DrawingPanel:
     def __init__(self) -> None:
         self.canvas = gr.HTML({"sig": ""}, html_template=TEMPLATE, css_template=CSS, js_on_load=JS, elem_id="draw")
         with gr.Row():
-            self.upload = gr.File(label="Import a panel (.ora, .psd or an image) as the shot's first panel",
+            with gr.Column(min_width=120, scale=0):
+                self.import_role = gr.Radio(["first", "mid", "last"], value="first", label="Import as panel",
+                                            elem_id="draw-import-role")
+                self.import_frame = gr.Number(0, label="mid panel's frame", precision=0, minimum=0,
+                                              elem_id="draw-import-frame")
+            self.upload = gr.File(label="Import a panel (.ora, .psd or an image)",
                                   file_types=[".ora", ".psd", "image"], type="filepath", elem_id="draw-import",
                                   height=80)
             self.download = gr.File(label="Exported panel", interactive=False, elem_id="draw-export", height=80)
@@ -111,10 +118,28 @@ def drawing_value(project: Project, board: Board, shot: Shot | None) -> dict[str
                 onion["previous shot's last frame"] = _jpeg_url(read_last_frame(project.resolve(take.path)))
             except (MediaError, ProjectError, OSError):
                 pass
-    signature = repr((shot.id, shot.panels, shot.keyframes, shot.continuity, previous.chosen_take if previous else None,
-                      board.width, board.height))
-    return {"sig": signature, "shot": shot.id, "width": board.width, "height": board.height,
+    return {"sig": draw_signature(board, shot), "shot": shot.id, "width": board.width, "height": board.height,
             "duration": shot.duration, "panels": panels, "onion": {k: v for k, v in onion.items() if v}}
+
+
+def draw_signature(board: Board, shot: Shot) -> str:
+    """Everything :func:`drawing_value` shows, cheaply: when it is unchanged nothing is resent."""
+    index = board.index_of(shot.id)
+    previous = board.shots[index - 1] if index > 0 else None
+    return repr((shot.id, shot.panels, shot.keyframes, shot.continuity, shot.duration,
+                 (previous.keyframes, previous.chosen_take) if previous else None, board.width, board.height))
+
+
+def poll_hook(ui: Any) -> Callable[[dict, Project, Board, Shot], tuple[dict, dict[Any, Any]]]:
+    """The Draw tab's part of the page's poll: the shot's drawing value again, only when its
+    signature differs from the one this tab last got (its ``draw_sig``), e.g. another tab saved
+    a panel of this shot. The script decides whether the canvas may be replaced."""
+    def updates(value: dict, project: Project, board: Board, shot: Shot) -> tuple[dict, dict[Any, Any]]:
+        signature = draw_signature(board, shot)
+        if signature == value.get("draw_sig"):
+            return value, {}
+        return {**value, "draw_sig": signature}, {ui.ins.drawing.canvas: drawing_value(project, board, shot)}
+    return updates
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,18 +219,21 @@ def wire(ui: Any, panel: DrawingPanel, view: Any, shown: list[Any], options: dic
             return failed(error)
         return {panel.status: gr.skip()}
 
-    def imported(value: dict, file_path: str | None) -> dict[Any, Any]:
+    def imported(value: dict, file_path: str | None, role: str | None, frame: float | None) -> dict[Any, Any]:
         if not file_path or not value or not value.get("shot"):
             return {panel.status: gr.skip()}
+        role = role or "first"
         try:
             path = Path(file_path)
-            panels.import_file(ui.project(value), value["shot"], path.read_bytes(), path.name, actor=ui.owner(value))
-        except (*errors, ValueError) as error:
+            panels.import_file(ui.project(value), value["shot"], path.read_bytes(), path.name, role,
+                               int(frame or 0) if role == "mid" else 0, actor=ui.owner(value))
+        except (*errors, ValueError, TypeError) as error:
             return {**failed(error), panel.upload: None}
-        return answer(value, f"imported {Path(file_path).name} as the first panel", {panel.upload: None})
+        where = f"mid panel at frame {int(frame or 0)}" if role == "mid" else f"{role} panel"
+        return answer(value, f"imported {Path(file_path).name} as the {where}", {panel.upload: None})
 
     panel.canvas.click(act, [view], outputs, **{**options, "trigger_mode": "multiple"})
-    panel.upload.upload(imported, [view, panel.upload], outputs, **options)
+    panel.upload.upload(imported, [view, panel.upload, panel.import_role, panel.import_frame], outputs, **options)
 
 
 def select_hook(ui: Any) -> Callable[[Project, Board, Shot | None], dict[Any, Any]]:
@@ -230,6 +258,8 @@ TEMPLATE = """
     <label>opacity <input data-k="alpha" type="range" min="5" max="100" value="100"></label>
     <button data-act="undo" title="Undo (Ctrl+Z)">↶ Undo</button>
   </div>
+  <div class="draw-notice" hidden>This panel was saved in another tab; your strokes here are not saved.
+    <button data-act="reload">Load the saved panel</button></div>
   <div class="draw-main">
     <div class="draw-stage"><div class="onion"></div><div class="planes"></div><canvas class="pointer"></canvas></div>
     <div class="draw-side">
@@ -277,6 +307,7 @@ CSS = """
 .draw .layer input[type=text], .draw .layer input[type=number] { width: 100%; min-width: 0; font-size: 12px; }
 .draw .filepick input { width: 100%; }
 .draw .midframe { display: none; }
+.draw .draw-notice { padding: 4px 8px; border-radius: 6px; background: #fef3c7; color: #78350f; border: 1px solid #f59e0b; }
 .draw.mid .midframe { display: inline; }
 """
 
@@ -285,6 +316,7 @@ const $ = (sel) => element.querySelector(sel);
 const stage = $('.draw-stage'), planes = $('.planes'), pointer = $('.pointer'), onionBox = $('.onion');
 const root = $('.draw');
 let W = 832, H = 480, layers = [], active = 0, tool = 'brush', history = [], sig = null, data = {};
+let dirty = false, pending = null;  // unsaved changes; a newer value held back because of them
 const DEFAULTS = [['background', 2.0], ['midground', 1.0], ['foreground', 0.6]];
 
 function control(k) { return element.querySelector(`[data-k="${k}"]`); }
@@ -311,9 +343,9 @@ function layout() {
     row.innerHTML = '<input type="checkbox" title="visible"><input type="text" title="name"><input type="number" step="0.1" min="0.1" max="100" title="depth (far > 1 > near)">';
     const [vis, name, depth] = row.querySelectorAll('input');
     vis.checked = l.visible; name.value = l.name; depth.value = l.depth;
-    vis.addEventListener('change', () => { l.visible = vis.checked; layout(); });
-    name.addEventListener('change', () => { l.name = name.value; });
-    depth.addEventListener('change', () => { l.depth = parseFloat(depth.value) || 1.0; });
+    vis.addEventListener('change', () => { l.visible = vis.checked; changed(); layout(); });
+    name.addEventListener('change', () => { l.name = name.value; changed(); });
+    depth.addEventListener('change', () => { l.depth = parseFloat(depth.value) || 1.0; changed(); });
     row.addEventListener('pointerdown', () => { if (active !== i) { active = i; layout(); } });
     return row;
   }));
@@ -343,9 +375,11 @@ function showOnion() {
   onionBox.style.zIndex = 5;
 }
 
+function changed() { dirty = true; }
 function load() {
   const panel = (data.panels || {})[slot()];
   history = [];
+  dirty = false;
   active = 0;
   if (!panel) {
     layers = DEFAULTS.map(([name, depth]) => makeLayer(name, depth));
@@ -367,6 +401,13 @@ function load() {
 
 function show(value) {
   if (!value || value.sig === sig) return;
+  if (dirty && value.shot && value.shot === data.shot) {  // the same shot changed elsewhere: keep the strokes
+    pending = value;
+    $('.draw-notice').hidden = false;
+    return;
+  }
+  pending = null;
+  $('.draw-notice').hidden = true;
   sig = value.sig; data = value;
   root.style.opacity = value.shot ? 1 : 0.4;
   if (!value.shot) return;
@@ -378,6 +419,7 @@ function show(value) {
 function snapshot() {
   const l = layers[active];
   history.push({layer: l, image: l.ctx.getImageData(0, 0, W, H)});
+  changed();
   if (history.length > 40) history.shift();
 }
 function undo() {
@@ -465,7 +507,7 @@ function move(delta) {
   const to = active + delta;
   if (to < 0 || to >= layers.length) return;
   [layers[active], layers[to]] = [layers[to], layers[active]];
-  active = to; layout();
+  active = to; changed(); layout();
 }
 function send(action, extra = {}) {
   trigger('click', Object.assign({action, role: role(), frame: parseInt(control('frame').value || '0', 10)}, extra));
@@ -477,14 +519,15 @@ element.querySelectorAll('[data-tool]').forEach(button => button.addEventListene
 element.querySelectorAll('[data-act]').forEach(button => button.addEventListener('click', () => {
   const act = button.dataset.act;
   if (act === 'undo') undo();
+  else if (act === 'reload') { dirty = false; show(pending); }
   else if (act === 'add') {
     let n = layers.length + 1; while (layers.some(l => l.name === `layer ${n}`)) n++;
-    layers.splice(active + 1, 0, makeLayer(`layer ${n}`, 1.0)); active += 1; layout();
-  } else if (act === 'remove') { if (layers.length > 1) { layers.splice(active, 1); active = Math.max(0, active - 1); layout(); } }
+    layers.splice(active + 1, 0, makeLayer(`layer ${n}`, 1.0)); active += 1; changed(); layout();
+  } else if (act === 'remove') { if (layers.length > 1) { layers.splice(active, 1); active = Math.max(0, active - 1); changed(); layout(); } }
   else if (act === 'up') move(1);
   else if (act === 'down') move(-1);
-  else if (act === 'save') send('save', {keyframe: control('keyframe').checked, layers: layers.map(l => ({
-      name: l.name, depth: l.depth, visible: l.visible, opacity: l.opacity, png: l.canvas.toDataURL('image/png')}))});
+  else if (act === 'save') (dirty = false, send('save', {keyframe: control('keyframe').checked, layers: layers.map(l => ({
+      name: l.name, depth: l.depth, visible: l.visible, opacity: l.opacity, png: l.canvas.toDataURL('image/png')}))}));
   else if (act === 'export-ora') send('export', {fmt: 'ora'});
   else if (act === 'export-psd') send('export', {fmt: 'psd'});
   else send(act);
@@ -500,7 +543,7 @@ control('image').addEventListener('change', (event) => {
     const layer = makeLayer(file.name.replace(/\.[^.]+$/, '').slice(0, 60) || 'image', 1.0);
     const scale = Math.max(W / img.width, H / img.height);
     layer.ctx.drawImage(img, (W - img.width * scale) / 2, (H - img.height * scale) / 2, img.width * scale, img.height * scale);
-    layers.splice(active + 1, 0, layer); active += 1; layout();
+    layers.splice(active + 1, 0, layer); active += 1; changed(); layout();
     URL.revokeObjectURL(img.src); event.target.value = '';
   };
   img.src = URL.createObjectURL(file);

@@ -586,7 +586,8 @@ class _Handlers:
         updates.update(field_updates(self.ins, shown, changed))
         value, take_updates = self.take_updates({**value, "seen": seen, "base": base, "rev": board.revision},
                                                 project, board, shot)
-        return {**updates, **take_updates, self.view: value}
+        value, draw_updates = drawing.poll_hook(self)(value, project, board, shot)
+        return {**updates, **take_updates, **draw_updates, self.view: value}
 
     # -- inspector edits -----------------------------------------------------------------------
     def patch(self, value: dict, changes: dict[str, Any], shown_names: set[str]) -> dict[Any, Any]:
