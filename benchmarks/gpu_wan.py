@@ -9,10 +9,17 @@ Measures, at 832x480 x 81 frames (latents 16 x 21 x 60 x 104 = 32,760 tokens), i
      model_offload, group_offload); prompt embeddings are passed in, so the 5.7B UMT5 text encoder
      is not built (it adds ~11 GB in bf16 with profile none).
 
-It checks itself: output shapes, the analytic FLOP count (283 +- 2 TFLOP), and that no measured
-pass is faster than the FLOP floor at the card's peak (which would mean a broken timer).
+  4. a per-model table (benchmarks/gpu_models.py): the denoiser of every catalog family at full size
+     with random weights (Wan 2.1 1.3B / 14B, Wan 2.2 A14B expert, SkyReels-V2 DF 1.3B / 14B,
+     HunyuanVideo 1.5, Kandinsky 5 Lite, SANA-WM): parameters, s/step, peak memory, seconds per
+     generated second of video, and the ratio to a FLOP floor counted by torch's FlopCounterMode.
 
-    python benchmarks/gpu_wan.py [--peak-tflops 800] [--steps 5] [--out benchmarks/results/gpu_wan.md]
+It checks itself: output shapes, the analytic FLOP count (283 +- 2 TFLOP), that no measured
+pass is faster than the FLOP floor at the card's peak (which would mean a broken timer), and that
+each per-model config builds the published parameter count.
+
+    python benchmarks/gpu_wan.py [--peak-tflops 800] [--steps 5] [--models all|KEY,KEY] [--out FILE]
+    python benchmarks/gpu_wan.py --tiny    # no GPU: run the per-model code on tiny configs (a self-check)
 """
 
 from __future__ import annotations
@@ -55,10 +62,24 @@ def main() -> int:
     parser.add_argument("--peak-tflops", type=float, default=800.0, help="dense bf16 rate the floor assumes")
     parser.add_argument("--steps", type=int, default=5, help="timed passes per variant (after warm-up)")
     parser.add_argument("--out", type=Path, default=None, help="also write the markdown table here")
+    parser.add_argument("--models", default="all", help="per-model table: all, none, or catalog keys (comma-separated)")
+    parser.add_argument("--tiny", action="store_true",
+                        help="CPU self-check: the per-model table on tiny configs (times mean nothing)")
     args = parser.parse_args()
 
     import torch
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from gpu_models import MODELS, run_table
+
+    only = None if args.models in ("all", "none") else set(args.models.split(","))
+    unknown = (only or set()) - {bench.key for bench in MODELS}
+    if unknown:
+        raise SystemExit(f"unknown --models {', '.join(sorted(unknown))}; known: {', '.join(b.key for b in MODELS)}")
+    if args.tiny:
+        print("\n".join(["tiny configs on the CPU: a check of the script, not a measurement", "",
+                         *run_table(True, args.peak_tflops, 1, only)]))
+        return 0
     if not torch.cuda.is_available():
         print("gpu_wan.py needs a CUDA GPU (it times a 1.3B-parameter transformer at 832x480x81); "
               "this machine has none. Nothing was measured.", file=sys.stderr)
@@ -175,6 +196,12 @@ def main() -> int:
         del pipe, transformer, vae, video
         gc.collect()
         torch.cuda.empty_cache()
+
+    # 4. the per-model denoiser table
+    if args.models != "none":
+        lines += ["", f"Per model, denoiser only, bf16, random weights, native size, CFG = 2 passes per step; "
+                      f"floor at {args.peak_tflops:g} TFLOP/s from counted FLOPs:", "",
+                  *run_table(False, args.peak_tflops, args.steps, only)]
 
     report = "\n".join(lines)
     print(report)

@@ -195,7 +195,7 @@ CATALOG: Mapping[str, ModelSpec] = MappingProxyType({spec.key: dataclasses.repla
     # SANA-WM (1.6B camera-controlled DiT, Gemma 2 2B text encoder, LTX-2 VAE): the card's camera path
     _spec("sana-wm", "sana_wm", "Efficient-Large-Model/SANA-WM_bidirectional-diffusers",
           "SANA-WM camera-controlled image-to-video (explicit camera path)", "SanaWMPipeline", ("i2v",),
-          (1280, 704), 32, FrameRule(8, 9, 161), 16, 60, 5.0, 12.0, 10.0,
+          (1280, 704), 32, FrameRule(8, 9, 161), 16, 60, 5.0, 12.0, 12.0,
           note="follows the card's exact camera path (per-frame c2w + intrinsics); needs a first frame"),
     # SkyReels-V2 diffusion forcing (Wan architecture): long shots in overlapping windows (backend by 15b)
     _spec("skyreels-v2-df-1.3b-540p", "skyreels", "Skywork/SkyReels-V2-DF-1.3B-540P-Diffusers",
