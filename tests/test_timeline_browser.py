@@ -212,3 +212,35 @@ def test_export_with_a_burn_in_from_the_panel(app, browser, tmp_path: Path):
     with av.open(str(path)) as container:
         assert not container.streams.audio  # "Include the scratch audio" was off
     tab.close()
+
+
+def test_the_export_panel_shows_progress_then_the_download_links(app, browser):
+    """Issue 11: while formats are written the Downloads box shows the export's progress (the
+    format and its step), then one link per format."""
+    project, url = app
+    tab = open_timeline(browser, url)
+    page = tab.page
+    # every text the Downloads box's progress shows, recorded as it changes (an export is quick)
+    page.evaluate("""() => {
+        window.exportProgress = [];
+        const box = document.querySelector('#export-files');
+        const note = () => box.querySelectorAll('.progress-level-inner, .progress-text, .progress-bar').forEach(
+            e => window.exportProgress.push([e.className.split(' ')[0], e.innerText || e.style.width]));
+        new MutationObserver(note).observe(box, {subtree: true, childList: true, characterData: true, attributes: true});
+    }""")
+    formats = page.locator("#export-formats")
+    for name in ("mp4", "pdf", "otio"):
+        box = formats.get_by_label(name, exact=True)
+        if not box.is_checked():
+            box.check()
+    page.locator("#export-audio").get_by_role("checkbox").uncheck()
+    page.locator("#export-button").click()
+    page.wait_for_function("document.querySelectorAll('#export-files a').length >= 3", timeout=180_000)
+    names = page.evaluate("[...document.querySelectorAll('#export-files a')].map(a => a.getAttribute('download') || a.href)")
+    assert {Path(name.split("?")[0]).suffix for name in names} >= {".mp4", ".pdf", ".otio"}, names
+    seen = page.evaluate("window.exportProgress")
+    steps = [text for kind, text in seen if kind == "progress-level-inner" and text]
+    assert any(text.startswith("mp4: ") for text in steps), seen[:40]
+    assert any(text.startswith("pdf: ") for text in steps), seen[:40]
+    assert page.locator("#export-files .progress-level-inner").count() == 0  # gone once the links are there
+    tab.close()
