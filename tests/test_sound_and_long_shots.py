@@ -118,12 +118,12 @@ def test_long_ltx2_shot_is_made_in_windows_each_starting_on_the_last_frame(
 
     spy = CallSpy(monkeypatch, LTX2ImageToVideoPipeline)
     first = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    clip = ltx2.generate(request(num_frames=40, keyframes=(KeyframeImage("first", 0, first),),
-                                 options={"steps": 2, "max_sequence_length": 16, "window_frames": 17}),
+    clip = ltx2.generate(request(num_frames=22, keyframes=(KeyframeImage("first", 0, first),),
+                                 options={"steps": 2, "guidance": 1.0, "max_sequence_length": 16, "window_frames": 9}),
                          lambda *a: None, threading.Event())
-    assert clip.frames.shape == (40, 32, 32, 3)  # exactly the board's frames, none retimed
-    assert clip.metadata["windows"] == [[0, 17], [16, 17], [32, 9]]
-    assert [call["num_frames"] for call in spy.calls] == [17, 17, 9]
+    assert clip.frames.shape == (22, 32, 32, 3)  # exactly the board's frames, none retimed
+    assert clip.metadata["windows"] == [[0, 9], [8, 9], [16, 9]]
+    assert [call["num_frames"] for call in spy.calls] == [9, 9, 9]
     assert np.array_equal(np.asarray(spy.calls[0]["image"]), first)
     for number in (1, 2):
         previous = np.clip(np.rint(spy.outputs[number - 1].frames[0][-1] * 255), 0, 255).astype(np.uint8)
@@ -131,7 +131,7 @@ def test_long_ltx2_shot_is_made_in_windows_each_starting_on_the_last_frame(
         # the shared frame is kept once: the clip's frame at the window's start is the previous window's last
         start = clip.metadata["windows"][number][0]
         assert np.array_equal(clip.frames[start], previous)
-    assert clip.audio is not None and clip.audio.samples.shape[1] == round(40 * clip.audio.rate / 24)
+    assert clip.audio is not None and clip.audio.samples.shape[1] == round(22 * clip.audio.rate / 24)
     assert any("3 overlapping windows" in note for note in clip.metadata["adjustments"])
 
 
@@ -141,14 +141,14 @@ def test_skyreels_diffusion_forcing_makes_the_whole_long_shot_in_one_call(
 
     spy = CallSpy(monkeypatch, SkyReelsV2DiffusionForcingPipeline)
     backend = create_backend("skyreels", model=str(tiny_av.build_skyreels_df(tmp_path / "sky")))
-    clip = backend.generate(request(num_frames=50, options={"steps": 2, "max_sequence_length": 16, "window_frames": 17}),
+    clip = backend.generate(request(num_frames=30, options={"steps": 2, "max_sequence_length": 16, "window_frames": 13}),
                             lambda *a: None, threading.Event())
-    assert clip.frames.shape == (50, 32, 32, 3) and clip.audio is None
+    assert clip.frames.shape == (30, 32, 32, 3) and clip.audio is None
     call = spy.calls[0]
     assert len(spy.calls) == 1
-    assert call["base_num_frames"] == 17 and call["num_frames"] == 53 and call["overlap_history"] == 9
-    assert len(spy.outputs[0].frames[0]) == 53
-    assert clip.metadata["windows"][0] == [0, 17]
+    assert call["base_num_frames"] == 13 and call["num_frames"] == 33 and call["overlap_history"] == 5
+    assert len(spy.outputs[0].frames[0]) == 33
+    assert clip.metadata["windows"] == [[0, 13], [12, 13], [24, 9]]
 
 
 def test_a_bad_window_length_is_refused_by_name(ltx2: Any) -> None:

@@ -554,9 +554,7 @@ class DiffusersBackend:
             kwargs.pop("num_frames")  # video-to-video pipelines take the length of the init video
         # 5. run (in windows, each conditioned on the last, when the shot is longer than one call)
         if shape.windows:
-            from studio.backends.long_shots import run_windows
-
-            frames, audio = run_windows(self, pipe, kwargs, task, spec, shape, cond, progress, cancel)
+            frames, audio = self.run_long(pipe, kwargs, task, spec, shape, cond, progress, cancel)
         else:
             frames, audio = self._run(pipe, kwargs, progress, cancel, shape)
         # 6. fit to the board (picture and sound alike), record
@@ -602,6 +600,14 @@ class DiffusersBackend:
         from studio.backends.long_shots import plan_long
 
         return plan_long(request, spec, task, max_area) or plan_shape(request, spec, max_area)
+
+    def run_long(self, pipe: Any, kwargs: dict[str, Any], task: str, spec: ModelSpec, shape: Shape,
+                 cond: Conditioning, progress: Progress, cancel: threading.Event) -> tuple[np.ndarray, Any]:
+        """A windowed shot: one call per window, each starting on the last frame of the one before
+        (long_shots.run_windows); a family whose pipeline extends a video itself overrides this."""
+        from studio.backends.long_shots import run_windows
+
+        return run_windows(self, pipe, kwargs, task, spec, shape, cond, progress, cancel)
 
     def fit(self, frames: np.ndarray, audio: Any, pipe: Any, shape: Shape,
             request: ShotRequest) -> tuple[np.ndarray, ClipAudio | None]:

@@ -12,7 +12,8 @@ diffusers_common); instead the shot is generated at the model's own pace in wind
   shared frame's span.
 
 A family whose pipeline extends a video itself (SkyReels-V2's diffusion forcing, with
-``overlap_history`` frames of history per window) overrides ``run_long`` and gets the same plan.
+``overlap_history`` frames of history per window) overrides ``DiffusersBackend.run_long`` and
+gets the same plan.
 Only text and first-frame shots are extended: a shot with a last or mid keyframe, or a
 camera-guided one, pins frames a window plan could not honour, and keeps the retime rule.
 """
@@ -108,8 +109,6 @@ def run_windows(backend: "DiffusersBackend", pipe: Any, kwargs: dict[str, Any], 
                 cancel: threading.Event) -> tuple[np.ndarray, Any]:
     """Every window in turn, each conditioned on the last frame of the one before; the frames
     joined (shared frames once) and cut to ``shape.frames``; the sound, if any, joined the same way."""
-    if getattr(backend, "run_long", None) is not None:
-        return backend.run_long(pipe, kwargs, task, spec, shape, cond, progress, cancel)
     from studio.backends.diffusers_common import Conditioning
 
     steps = int(kwargs["num_inference_steps"])

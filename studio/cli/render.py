@@ -7,6 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
+from studio.cli import farm
 from studio.cli.errors import CommandError
 from studio.storage import Project
 
@@ -30,6 +31,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="backend option for this render, e.g. steps=30, strength=0.6, fit=letterbox")
     render.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
                         help="backend setting, e.g. first_block_cache=0.05, compile=true, dtype=bfloat16")
+    farm.add_arguments(render)
     render.set_defaults(run=cmd_render)
 
 
@@ -45,6 +47,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         key: value for key, value in (("model", args.model), ("device", args.device),
                                       ("memory_profile", args.memory_profile)) if value
     }
+    if args.cluster:
+        return farm.cmd_render_farm(args, settings, options)
     cancel = threading.Event()
     last_line = [""]
 

@@ -54,7 +54,7 @@ class StudioServices:
     def __init__(self, workspace: Workspace, *, backend: str | None = None,
                  device: str | None = None, backends: BackendCache | None = None,
                  jobs: JobQueue | None = None, access: Access | None = None,
-                 limiter: Any = None) -> None:
+                 limiter: Any = None, farm: Any = None) -> None:
         from studio.images import DecodeLimiter
 
         self.workspace = workspace
@@ -63,6 +63,10 @@ class StudioServices:
         self.backend_override = backend
         self.backends = backends or BackendCache(**({"device": device} if device else {}))
         self.jobs = jobs or JobQueue()
+        self.farm = farm
+        """A render farm (services/farm.Farm) that renders the queue's jobs, or None: this machine."""
+        self._farm_owners: dict[str, str] = {}
+        """Farm job id -> its owner, while it runs: the panel names only a viewer's own shots."""
         self.limiter: DecodeLimiter = limiter or DecodeLimiter()
         """Bounds how many uploaded images decode at once (their memory), for every route."""
         self._boards: OrderedDict[Path, tuple[tuple[int, int, int], Board]] = OrderedDict()
@@ -197,13 +201,25 @@ class StudioServices:
         board = self.board(project)
         self.check_renderable(board, shot_id)
         label = label or shot_label(board.index_of(shot_id) + 1, board.shot(shot_id).title, "message")
-        return self.jobs.submit(owner, self._render_job(project, shot_id, seed), kind="render",
+        return self.jobs.submit(owner, self._render_job(project, shot_id, seed, owner), kind="render",
                                 label=label, shot_id=shot_id, project=str(project.root),
                                 group=group, seed=seed)
 
-    def _render_job(self, project: Project, shot_id: str, seed: int | None) -> Callable:
+    def _render_job(self, project: Project, shot_id: str, seed: int | None, owner: str) -> Callable:
         """The job function of one render: a take of the shot as saved when the job starts."""
         def run(progress: Callable, cancel: threading.Event) -> Take:
+            if self.farm is not None:
+                from studio.services.farm import farm_job
+
+                job = farm_job(project, shot_id, job_id=f"app-{uuid.uuid4().hex[:12]}",
+                               backend=self.backend_override, seed=seed)
+                with self._lock:
+                    self._farm_owners[job.id] = owner
+                try:
+                    return self.farm.run(job, progress, cancel)
+                finally:
+                    with self._lock:
+                        self._farm_owners.pop(job.id, None)
             from studio.services.render import render_shot
 
             return render_shot(project, shot_id, backend=self.backend_override, seed=seed,
@@ -244,7 +260,7 @@ class StudioServices:
             raise AccessDenied(f"job {old.id}: its project is no longer in this workspace")
         project = self.project(project_id or old.project, who, EDITOR)
         self.check_renderable(self.board(project), old.shot_id)
-        return self.jobs.requeue(who.actor, job_id, self._render_job(project, old.shot_id, old.seed))
+        return self.jobs.requeue(who.actor, job_id, self._render_job(project, old.shot_id, old.seed, who.actor))
 
     def dismiss(self, who: Who, job_id: str) -> None:
         """The user does not want an interrupted job made again."""
@@ -260,7 +276,26 @@ class StudioServices:
 
         return Path(export_board(project, fmt, None, options_from(options), progress=progress, warn=warn))
 
+    def farm_state(self, owner: str) -> dict[str, Any]:
+        """The farm panel's data: each worker (its model, its job: named for ``owner``'s own jobs
+        only), and how many jobs wait (the app's queue and the farm's) over every user."""
+        queued = sum(1 for job in self.jobs.jobs() if job.status == QUEUED)
+        if self.farm is None:
+            return {"enabled": False, "address": "", "output": "", "workers": [], "queued": queued}
+        state = self.farm.state()
+        with self._lock:
+            mine = {job_id for job_id, who in self._farm_owners.items() if who == owner or not self.access.shared}
+
+        def shown_job(worker: Any) -> str:
+            return worker.job if worker.job_id in mine or not worker.job else "another user's shot"
+        return {"enabled": True, "address": state.address, "output": state.output, "queued": queued + state.waiting,
+                "workers": [{"index": w.index, "host": w.host, "pid": w.pid, "state": w.state, "model": w.model,
+                             "job": shown_job(w), "done": w.done, "total": w.total, "message": w.message,
+                             "restarts": w.restarts} for w in state.workers]}
+
     def close(self) -> None:
         self.jobs.close()
+        if self.farm is not None:
+            self.farm.close()
         for cleanup in self._on_close:
             cleanup()

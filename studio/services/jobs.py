@@ -5,7 +5,8 @@ asked for it closes, must be cancellable only by the owner that queued it, and o
 twenty queued shots must not starve another user's single shot. Gradio's queue is per event and
 first-come-first-served; this one is per app (created by the UI, never at module level), runs
 every job on one worker thread (one accelerator, one model in memory) and picks the next job
-round-robin between owners.
+round-robin between owners. With a render farm it runs one lane per farm worker: each lane takes
+the next job in the same rotation, so the farm gets the jobs in the fair order.
 
 An **owner** is who a job belongs to: the login when the server has one, the browser session only
 when it has none (see :func:`job_owner`). A user sees and cancels their jobs from any of their
@@ -222,7 +223,8 @@ class _Job:
 
 
 class JobQueue:
-    """One worker thread, per-owner FIFO queues served round-robin, bounded in size.
+    """Worker threads (``lanes``, one unless a render farm runs jobs at once), per-owner FIFO
+    queues served round-robin, bounded in size.
 
     Use as a context manager (or call :meth:`close`) so the worker stops with the app. With
     ``state_dir`` the queue survives restarts (see the module docstring); None keeps it in
@@ -231,7 +233,7 @@ class JobQueue:
 
     def __init__(self, *, max_queued: int = DEFAULT_MAX_QUEUED, max_per_owner: int | None = None,
                  history: int = 100, clock: Callable[[], float] = time.monotonic,
-                 name: str = "previz-jobs", state_dir: Path | str | None = None) -> None:
+                 name: str = "previz-jobs", state_dir: Path | str | None = None, lanes: int = 1) -> None:
         if max_per_owner is None:
             max_per_owner = min(DEFAULT_MAX_PER_OWNER, max(1, max_queued // 2))
         if max_queued < 2 or max_per_owner < 1:
@@ -260,8 +262,14 @@ class JobQueue:
         self._state_lock: IO[bytes] | None = None
         if self._state_dir is not None:
             self._open_state(self._state_dir)
-        self._worker = threading.Thread(target=self._work, name=name, daemon=True)
-        self._worker.start()
+        if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1:
+            raise ValueError(f"lanes must be a positive whole number, got {lanes!r}")
+        self._workers = [threading.Thread(target=self._work, name=f"{name}-{lane}" if lane else name, daemon=True)
+                         for lane in range(lanes)]
+        """One per job that may run at once: 1 for the local GPU, one per worker of a render farm.
+        Every lane takes the next job in the same round-robin order, so fairness is unchanged."""
+        for worker in self._workers:
+            worker.start()
 
     # -- submitting and cancelling ---------------------------------------------------------
     def submit(self, owner: str, fn: JobFn, *, kind: str = "render", label: str = "",
@@ -399,7 +407,7 @@ class JobQueue:
             return job.view(self._clock())
 
     def worker_alive(self) -> bool:
-        return self._worker.is_alive()
+        return all(worker.is_alive() for worker in self._workers)
 
     # -- lifetime ------------------------------------------------------------------------
     def close(self, timeout: float = 10.0) -> None:
@@ -420,9 +428,11 @@ class JobQueue:
                     self._cancel(job)
             self._save_state_quietly()
             self._lock.notify_all()
-        self._worker.join(timeout)
+        deadline = time.monotonic() + timeout
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
-            if self._state_lock is not None and not self._worker.is_alive():
+            if self._state_lock is not None and not any(worker.is_alive() for worker in self._workers):
                 self._state_lock.close()  # releases the flock; the next start may take the folder
                 self._state_lock = None
 

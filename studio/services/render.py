@@ -15,6 +15,8 @@ import json
 import platform
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from studio.backends import BackendCache
@@ -178,6 +180,72 @@ def render_shot(
     backends = backends or BackendCache()
 
     # 1. inputs
+    plan = plan_render(project, shot_id, backend=backend, settings=settings, options=options, seed=seed,
+                       quality=quality)
+    request = plan.request
+
+    # 2. generate (a backend that streams hands each frame to the encoder as it is made)
+    started = time.perf_counter()
+    generator = backends.get(plan.backend, **plan.settings)
+    take = plan.take(new_id("tk_"))
+    video_path = project.resolve(take.path)
+    sidecar_path = project.resolve(take.sidecar_path)
+    try:
+        # 3. files
+        metadata, sound_record = encode_take(generator, plan.backend, request, video_path, progress, cancel)
+        if cancel.is_set():
+            raise GenerationCancelled(f"shot {shot_id}: cancelled; nothing was attached")
+        elapsed = time.perf_counter() - started
+        write_json_atomic(sidecar_path, plan.record(take, metadata, plan.settings, elapsed, sound_record))
+        # 4. attach
+        project.update(lambda current: current.with_shot(current.shot(shot_id).with_take(take, choose)),
+                       label=f"take {take.id} landed", undoable=False)
+    except BaseException as error:
+        video_path.unlink(missing_ok=True)
+        sidecar_path.unlink(missing_ok=True)
+        if isinstance(error, BoardError):
+            raise GenerationError(f"shot {shot_id} changed while rendering and the take was dropped: {error}") from None
+        raise
+    return take
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """Step 1 of a render, resolved: the shot as it will be made, the backend and its settings,
+    the request, and the quality job (shared with the render farm, which runs step 3 elsewhere)."""
+
+    board: Board
+    shot: Shot
+    backend: str
+    settings: dict[str, Any]
+    request: ShotRequest
+    quality: Any
+    """services.quality.QualityJob: the quality level and what the sidecar says about it."""
+
+    def take(self, take_id: str) -> Take:
+        """The take this render makes, under ``take_id``."""
+        return Take(
+            id=take_id,
+            path=f"takes/{self.shot.id}/{take_id}.mp4",
+            seed=self.request.seed,
+            backend=self.backend,
+            model=self.settings.get("model"),
+            frames=self.request.num_frames,
+            created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            quality=self.quality.quality,
+        )
+
+    def record(self, take: Take, metadata: dict[str, Any], settings: dict[str, Any], elapsed: float,
+               sound: dict[str, Any] | None) -> dict[str, Any]:
+        """The take's sidecar (``settings`` as used: a farm retry may have changed the memory profile)."""
+        return take_record(take, self.shot, self.request, metadata, settings, elapsed, audio=sound) | {
+            "quality": self.quality.record}
+
+
+def plan_render(project: Project, shot_id: str, *, backend: str | None = None,
+                settings: dict[str, Any] | None = None, options: dict[str, Any] | None = None,
+                seed: int | None = None, quality: str | None = None) -> RenderPlan:
+    """Read the board and resolve one render (backend, settings, quality, seed, the request)."""
     board = project.load()
     try:
         shot = board.shot(shot_id)
@@ -187,64 +255,34 @@ def render_shot(
     settings = {"model": board.default_model, "memory_profile": board.memory_profile} | dict(settings or {})
     settings = {key: value for key, value in settings.items() if value is not None}
     job = apply_quality(project, board, shot, quality, backend_name, settings, dict(options or {}), seed)
-    shot, backend_name, settings, options, seed = job.shot, job.backend, job.settings, job.options, job.seed
-    take_seed = choose_seed(shot, seed)
-    request = build_request(project, board, shot, take_seed, options, settings.get("model"))
+    take_seed = choose_seed(job.shot, job.seed)
+    request = build_request(project, board, job.shot, take_seed, job.options, job.settings.get("model"))
+    return RenderPlan(board=board, shot=job.shot, backend=job.backend, settings=job.settings, request=request,
+                      quality=job)
 
-    # 2. generate (a backend that streams hands each frame to the encoder as it is made)
-    started = time.perf_counter()
-    generator = backends.get(backend_name, **settings)
-    take_id = new_id("tk_")
-    take = Take(
-        id=take_id,
-        path=f"takes/{shot.id}/{take_id}.mp4",
-        seed=take_seed,
-        backend=backend_name,
-        model=settings.get("model"),
-        frames=request.num_frames,
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        quality=job.quality,
-    )
-    video_path = project.resolve(take.path)
-    sidecar_path = project.resolve(take.sidecar_path)
+
+def encode_take(generator: Any, backend_name: str, request: ShotRequest, video_path: Path, progress: Progress,
+                cancel: threading.Event) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Step 3: the backend's frames (and sound) into the take's video; returns the backend's
+    metadata and the sound's record. Raises GenerationCancelled when cancelled."""
     expected = (request.num_frames, request.height, request.width, 3)
-    try:
-        # 3. files
-        sound_record = None
-        if hasattr(generator, "stream"):
-            stream = generator.stream(request, progress, cancel)
-            metadata = stream.metadata
-            written = write_video_stream(video_path, stream.frames, request.width, request.height, board.fps,
-                                         take_encoding(request.num_frames))
-            if written != request.num_frames:
-                raise GenerationError(f"backend {backend_name!r} made {written} frames, expected {request.num_frames}")
-        else:
-            clip = generator.generate(request, progress, cancel)
-            if clip.frames.shape != expected:
-                raise GenerationError(
-                    f"backend {backend_name!r} returned frames shaped {clip.frames.shape}, expected {expected}"
-                )
-            if cancel.is_set():
-                raise GenerationCancelled(f"shot {shot_id}: cancelled; nothing was attached")
-            metadata = clip.metadata
-            sound = None if clip.audio is None else SoundInput(clip.audio.samples, clip.audio.rate)
-            write_video(video_path, clip.frames, board.fps, audio=sound)
-            sound_record = audio_record(clip.audio)
-        if cancel.is_set():
-            raise GenerationCancelled(f"shot {shot_id}: cancelled; nothing was attached")
-        elapsed = time.perf_counter() - started
-        write_json_atomic(sidecar_path, take_record(take, shot, request, metadata, settings, elapsed,
-                                                         audio=sound_record) | {"quality": job.record})
-        # 4. attach
-        project.update(lambda current: current.with_shot(current.shot(shot_id).with_take(take, choose)),
-                       label=f"take {take_id} landed", undoable=False)
-    except BaseException as error:
-        video_path.unlink(missing_ok=True)
-        sidecar_path.unlink(missing_ok=True)
-        if isinstance(error, BoardError):
-            raise GenerationError(f"shot {shot_id} changed while rendering and the take was dropped: {error}") from None
-        raise
-    return take
+    if hasattr(generator, "stream"):
+        stream = generator.stream(request, progress, cancel)
+        written = write_video_stream(video_path, stream.frames, request.width, request.height, request.fps,
+                                     take_encoding(request.num_frames))
+        if written != request.num_frames:
+            raise GenerationError(f"backend {backend_name!r} made {written} frames, expected {request.num_frames}")
+        return stream.metadata, None
+    clip = generator.generate(request, progress, cancel)
+    if clip.frames.shape != expected:
+        raise GenerationError(
+            f"backend {backend_name!r} returned frames shaped {clip.frames.shape}, expected {expected}"
+        )
+    if cancel.is_set():
+        raise GenerationCancelled(f"shot {request.shot_id}: cancelled; nothing was attached")
+    sound = None if clip.audio is None else SoundInput(clip.audio.samples, clip.audio.rate)
+    write_video(video_path, clip.frames, request.fps, audio=sound)
+    return clip.metadata, audio_record(clip.audio)
 
 
 def render_board(
@@ -268,16 +306,7 @@ def render_board(
     progress = progress or no_progress
     cancel = cancel or threading.Event()
     backends = backends or BackendCache()
-    board = project.load()
-    wanted = set(shot_ids) if shot_ids is not None else None
-    if wanted is not None:
-        unknown = wanted - {shot.id for shot in board.shots}
-        if unknown:
-            raise GenerationError(f"no such shot id(s): {shown(', '.join(sorted(map(str, unknown))), plain=True)}")
-    todo = [
-        shot.id for shot in board.shots
-        if (wanted is None or shot.id in wanted) and not (only_missing and not needs_render(board, shot, quality))
-    ]
+    todo = shots_to_render(project.load(), shot_ids, only_missing, quality)
     takes: list[Take] = []
     scale = 1000
     for position, shot_id in enumerate(todo):
@@ -292,6 +321,18 @@ def render_board(
         ))
     progress(len(todo) * scale, len(todo) * scale, f"rendered {len(takes)} shot(s)")
     return takes
+
+
+def shots_to_render(board: Board, shot_ids: list[str] | None, only_missing: bool, quality: str | None) -> list[str]:
+    """The ids a board render makes, in board order: the named ones (all when None), less those
+    with a chosen take when ``only_missing`` (at final quality, a draft still counts as missing)."""
+    wanted = set(shot_ids) if shot_ids is not None else None
+    if wanted is not None:
+        unknown = wanted - {shot.id for shot in board.shots}
+        if unknown:
+            raise GenerationError(f"no such shot id(s): {shown(', '.join(sorted(map(str, unknown))), plain=True)}")
+    return [shot.id for shot in board.shots
+            if (wanted is None or shot.id in wanted) and not (only_missing and not needs_render(board, shot, quality))]
 
 
 def take_record(take: Take, shot: Shot, request: ShotRequest, metadata: dict[str, Any], settings: dict[str, Any],

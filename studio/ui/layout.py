@@ -31,7 +31,7 @@ from studio.services.jobs import JobNotFound, QueueFull
 from studio.storage import AUDIO_SUFFIXES, Project, ProjectError
 from studio.timeline import shot_label
 from studio.scenes import shot_numbers
-from studio.ui import api, drawing, script, views, wall, workspaces
+from studio.ui import api, drawing, farm, script, views, wall, workspaces
 from studio.ui.inspector import MAX_SEGMENTS, TEXT, Inspector, camera_from, field_updates, same, shown_values
 from studio.ui.serving import MediaCache
 from studio.ui.timeline import TimelinePanel, track_value
@@ -148,7 +148,11 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
                 project_error = gr.Markdown("", elem_classes=["card-error"], elem_id="project-error")
                 team.build_share_box()
 
+            with gr.Tab("Farm", id="farm"):
+                farm_panel = farm.FarmPanel(services, lambda request: farm.owner_of(services, request))
+
         api.register(services, media)  # first, so the endpoints get their own names, not UI handlers
+        farm_panel.wire()
         settings = {"title": s_title, "fps": s_fps, "width": s_width, "height": s_height,
                     "default_backend": s_backend, "default_model": s_model, "memory_profile": s_memory,
                     "quality": s_quality,

@@ -39,6 +39,11 @@ class ServeOptions:
     backend: str | None = None
     device: str | None = None
     home: Path | None = None
+    cluster: str | None = None
+    """"ray": render on a Ray farm (services/farm.py) instead of this machine's one lane."""
+    farm_address: str | None = None
+    farm_workers: int | None = None
+    farm_output: str = "shared"
 
     @property
     def exposed(self) -> bool:
@@ -74,6 +79,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="file with one USER:PASSWORD per line (needed for --listen and --share)")
     parser.add_argument("--backend", default=None, help="render every shot with this backend (e.g. animatic)")
     parser.add_argument("--device", default=None, help="device for diffusion backends (cuda, cuda:1, cpu)")
+    parser.add_argument("--cluster", choices=("ray",), default=None,
+                        help="render on a Ray farm: the cluster in $RAY_ADDRESS (or --address), else a local "
+                             "one on 127.0.0.1 (needs pip install -e \".[farm]\")")
+    parser.add_argument("--address", default=None, help="the Ray cluster's address (default: $RAY_ADDRESS)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="farm workers (default: one per GPU of the cluster, else 2 CPU workers)")
+    parser.add_argument("--farm-output", choices=("shared", "bytes"), default="shared",
+                        help="shared: projects are on a filesystem every node mounts; bytes: workers send "
+                             "clips back and this server writes them")
 
 
 def options_from_args(args: argparse.Namespace) -> ServeOptions:
@@ -92,7 +106,9 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
     options = ServeOptions(
         project=args.project, host=args.listen or DEFAULT_HOST, port=args.port, share=args.share,
         auth=tuple(credentials), backend=args.backend, device=args.device,
-        home=getattr(args, "workspace", None),
+        home=getattr(args, "workspace", None), cluster=getattr(args, "cluster", None),
+        farm_address=getattr(args, "address", None), farm_workers=getattr(args, "workers", None),
+        farm_output=getattr(args, "farm_output", "shared"),
     )
     if options.exposed and not options.auth:
         what = "--share" if options.share else f"--listen {options.host}"
@@ -135,12 +151,20 @@ def build(options: ServeOptions) -> tuple[Any, Any, Any]:
         folder = options.project.expanduser()
         project = Project.open(folder) if (folder / "board.json").exists() else Project.create(folder)
         access.adopt(project, f"user:{options.users[0]}")
-    jobs = JobQueue(state_dir=workspace.home / STATE_FOLDER)
+    farm = start_farm(options)
+    try:
+        jobs = JobQueue(state_dir=workspace.home / STATE_FOLDER, lanes=farm.size if farm else 1)
+    except BaseException:
+        if farm is not None:
+            farm.close()
+        raise
     try:
         services = StudioServices(workspace, backend=options.backend, device=options.device, jobs=jobs,
-                                  access=access)
+                                  access=access, farm=farm)
     except BaseException:
         jobs.close()
+        if farm is not None:
+            farm.close()
         raise
     media = MediaCache()
     services.closing(media.close)
@@ -148,6 +172,19 @@ def build(options: ServeOptions) -> tuple[Any, Any, Any]:
     demo = build_ui(services, media, project)
     demo.queue(max_size=256, default_concurrency_limit=4)
     return services, media, demo
+
+
+def start_farm(options: ServeOptions) -> Any:
+    """The Ray render farm the options ask for, or None (renders run on this machine)."""
+    if options.cluster is None:
+        return None
+    from studio.services.farm import Farm, FarmError, FarmSettings
+
+    try:
+        return Farm(FarmSettings(address=options.farm_address, workers=options.farm_workers,
+                                 output=options.farm_output))
+    except FarmError as error:
+        raise ServeError(str(error)) from None
 
 
 def start(options: ServeOptions, *, block: bool = False, quiet: bool = False) -> tuple[Any, Any, str]:
@@ -202,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
     except (ProjectError, BoardError) as error:
         print(f"previz-studio: cannot open the project: {error}", file=sys.stderr)
         return 1
-    except QueueStateError as error:
+    except (QueueStateError, ServeError) as error:
         print(f"previz-studio: {error}", file=sys.stderr)
         return 1
     return 0
