@@ -20,6 +20,11 @@ History:
   A shot's drawn ``panels`` ([]): each ``role``, ``frame``, ``flat`` (the flattened PNG, the
   keyframe it shows) and ``layers`` (``name``, ``path`` of an RGBA PNG, ``depth`` 1.0, ``visible``
   true, ``opacity`` 1.0), back to front.
+  A cast member's ``description`` ("") and ``references`` ([] of pictures in the project); board
+  ``locations`` ([]: each ``name``, ``description``, ``references``; a shot's ``location`` names
+  one) and ``loras`` ([]: each ``source``, a file, folder or hub id, and ``weight`` 1.0); a shot's
+  ``loras`` ([]), on top of the board's.
+  A shot's ``take_audio_level`` (0.0: gain in dB of its chosen take's own sound in the cut).
 """
 
 from __future__ import annotations
