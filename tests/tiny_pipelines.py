@@ -264,3 +264,48 @@ def build_sana_wm(folder: Path) -> Path:
                           scheduler=FlowMatchEulerDiscreteScheduler())
     pipe.save_pretrained(folder)
     return folder
+
+
+# ------------------------------------------------------------------------------------------------
+# HunyuanVideo 1.5 (T2V): diffusers' own fast-test config; the Qwen tokenizer is the in-memory word
+# tokenizer with a chat template (the pipeline formats prompts as a chat), ByT5's needs no files
+
+
+def build_hunyuan15_t2v(folder: Path) -> Path:
+    from diffusers import (
+        AutoencoderKLHunyuanVideo15,
+        FlowMatchEulerDiscreteScheduler,
+        HunyuanVideo15Pipeline,
+        HunyuanVideo15Transformer3DModel,
+    )
+    from diffusers.guiders import ClassifierFreeGuidance
+    from transformers import ByT5Tokenizer, Qwen2_5_VLTextConfig, Qwen2_5_VLTextModel
+
+    torch.manual_seed(0)
+    transformer = HunyuanVideo15Transformer3DModel(
+        in_channels=9, out_channels=4, num_attention_heads=2, attention_head_dim=8, num_layers=1, num_refiner_layers=1,
+        mlp_ratio=2.0, patch_size=1, patch_size_t=1, text_embed_dim=16, text_embed_2_dim=32, image_embed_dim=12,
+        rope_axes_dim=(2, 2, 4), target_size=16, task_type="t2v",
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLHunyuanVideo15(
+        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 16), layers_per_block=1,
+        spatial_compression_ratio=4, temporal_compression_ratio=2, downsample_match_channel=False,
+        upsample_match_channel=False,
+    )
+    torch.manual_seed(0)
+    text_encoder = Qwen2_5_VLTextModel(Qwen2_5_VLTextConfig(
+        vocab_size=_vocab_size(), hidden_size=16, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=2, rope_theta=1000000.0, max_position_embeddings=2048, bos_token_id=None, eos_token_id=1,
+        rope_scaling={"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
+    )).eval()
+    tokenizer = tiny_tokenizer()
+    tokenizer.chat_template = ("{% for message in messages %}{{ message['role'] }} : {{ message['content'] }} . "
+                               "{% endfor %}")
+    pipe = HunyuanVideo15Pipeline(
+        text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer.eval(), vae=vae.eval(),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), text_encoder_2=tiny_t5(), tokenizer_2=ByT5Tokenizer(),
+        guider=ClassifierFreeGuidance(guidance_scale=1.0),
+    )
+    pipe.save_pretrained(folder)
+    return folder

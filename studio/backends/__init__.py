@@ -22,6 +22,7 @@ BACKENDS = MappingProxyType({
     "ltx2": "studio.backends.ltx2:LTX2Backend",
     "skyreels": "studio.backends.skyreels:SkyReelsBackend",
     "sana_wm": "studio.backends.sana_wm:SanaWMBackend",
+    "hunyuan": "studio.backends.hunyuan:HunyuanBackend",
 })
 """Backend name -> "module:class". The class is built with keyword settings (device, model...)."""
 
@@ -45,11 +46,19 @@ def check_backend_name(name: object, field: str = "backend", allow_none: bool = 
     return name
 
 
+STILL_BACKENDS = MappingProxyType({
+    "image": "studio.backends.image:ImageBackend",
+})
+"""Backends that make still pictures (keyframe variations), not shots: never a shot's backend, but
+held by the same BackendCache, so an image model is unloaded before a video model loads."""
+
+
 def create_backend(name: str, **settings: Any) -> Backend:
     """Instantiate a backend by name; unknown names list the valid ones."""
-    if name not in BACKENDS:
+    target = BACKENDS.get(name) or STILL_BACKENDS.get(name)
+    if target is None:
         raise GenerationError(f"unknown backend {shown(name)}; available: {', '.join(BACKENDS)}")
-    module_name, _, class_name = BACKENDS[name].partition(":")
+    module_name, _, class_name = target.partition(":")
     backend_class = getattr(importlib.import_module(module_name), class_name)
     return backend_class(**settings)
 
