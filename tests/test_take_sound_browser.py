@@ -1,5 +1,6 @@
 """The per-shot level of a take's own sound in the Timeline tab (Playwright, Debian's chromium):
-the edit row shows a level for a take with sound and says "silent take" otherwise; setting it
+the inspector's take strip marks takes with sound; the edit row shows a level for a take with
+sound and says "silent take" otherwise; setting it
 with the mouse is an undoable board edit; the HTTP API's /timeline and /patch_shot say the same.
 Fails on any 5xx response or error toast."""
 
@@ -62,6 +63,12 @@ def test_take_sound_level_per_shot_from_the_timeline_tab(app, browser):
     second, third = board(project).shots[1], board(project).shots[2]
     tab = Tab(browser, url)
     page = tab.page
+    tab.select(0)  # the inspector's take strip says which takes have sound
+    tab.tab("Takes")
+    page.wait_for_function("document.querySelector('#take-strip').innerText.includes('♪ sound')")
+    tab.select(2)
+    page.wait_for_function("document.querySelector('#take-strip').innerText.includes('T1') && "
+                           "!document.querySelector('#take-strip').innerText.includes('♪')")
     page.get_by_role("tab", name="Timeline").click()
     page.wait_for_selector(".tl-clip")
     page.locator(f'.tl-clip[data-id="{third.id}"]').click()

@@ -428,7 +428,8 @@ class _Handlers:
             stale = self.services.stale_reasons(project, shot, take)
             made = self.services.sidecar(project, take) or {}
             caption = (f"{'★ ' if take.id == shot.chosen_take else ''}T{number} · seed {take.seed} · {take.backend}"
-                       f"{' · ' + take.model if take.model else ''} · {made.get('elapsed_seconds', '?')} s · "
+                       f"{' · ' + take.model if take.model else ''}{' · ♪ sound' if made.get('audio') else ''}"
+                       f" · {made.get('elapsed_seconds', '?')} s · "
                        f"{take.created[5:16].replace('T', ' ')}" + (f" · stale ({', '.join(stale)})" if stale else ""))
             if poster:
                 takes.append((poster, caption))
