@@ -251,14 +251,14 @@ def test_the_farm_tab_shows_the_workers_their_model_and_the_running_job(cluster,
             try:
                 tab = Tab(browser, url)
                 page = tab.page
-                page.get_by_role("tab", name="Farm").click()
+                page.get_by_role("tab", name="Farm", exact=True).click()
                 page.wait_for_selector("#farm-state[data-enabled=true] .farm-worker")
                 assert page.locator(".farm-worker").count() == 2
                 pids = {int(p) for p in page.locator(".farm-worker").evaluate_all("rows => rows.map(r => r.dataset.pid)")}
                 assert pids == set(services.farm.pids().values())
-                page.get_by_role("tab", name="Board").click()
+                page.get_by_role("tab", name="Board", exact=True).click()
                 page.click("#render-missing")
-                page.get_by_role("tab", name="Farm").click()
+                page.get_by_role("tab", name="Farm", exact=True).click()
                 busy = page.locator(".farm-worker[data-state=busy] .farm-job", has_text="Long pan")
                 busy.first.wait_for()
                 page.screenshot(path="/tmp/farm-panel.png")
@@ -274,3 +274,20 @@ def test_the_farm_tab_shows_the_workers_their_model_and_the_running_job(cluster,
     finally:
         demo.close()
         services.close()
+
+
+def test_studio_render_cluster_ray_renders_the_missing_shots_and_shows_progress(cluster, tmp_path, capsys):
+    from studio.cli import main
+
+    project = Project.create(tmp_path / "cli", Board(width=64, height=48, shots=tuple(
+        Shot(id=f"c{i}", title=f"Shot {i}", duration=12, seed=50 + i, camera=(CameraMove("pan_left", 0.4),))
+        for i in range(3))))
+    assert main(["render", str(project.root), "--cluster", "ray", "--workers", "2", "--farm-output", "bytes"]) == 0
+    out, err = capsys.readouterr()
+    shots = project.load().shots
+    assert all(len(shot.takes) == 1 and shot.chosen_take.startswith("tk_") for shot in shots)
+    assert [line.split()[0] for line in out.splitlines()] == [shot.takes[0].path for shot in shots]
+    assert all(f"{shot.id}: done: {shot.takes[0].path}" in err for shot in shots)
+    # nothing missing now: a second run makes nothing
+    assert main(["render", str(project.root), "--cluster", "ray", "--workers", "2"]) == 0
+    assert "nothing to render" in capsys.readouterr().out
