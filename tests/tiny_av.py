@@ -17,7 +17,12 @@ import tiny_pipelines as tiny
 
 
 def _tiny_gemma3():
-    from transformers import Gemma3Config, Gemma3ForConditionalGeneration, Gemma3TextConfig, SiglipVisionConfig
+    from transformers import (
+        Gemma3Config,
+        Gemma3ForConditionalGeneration,
+        Gemma3TextConfig,
+        SiglipVisionConfig,
+    )
 
     text = Gemma3TextConfig(vocab_size=len(tiny.tiny_tokenizer()), hidden_size=32, intermediate_size=37,
                             num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=8,
@@ -88,7 +93,10 @@ def build_ltx2(folder: Path) -> Path:
 
 def build_skyreels_df(folder: Path) -> Path:
     """SkyReelsV2DiffusionForcingPipeline (Wan architecture: the tiny Wan VAE and a UMT5)."""
-    from diffusers import SkyReelsV2DiffusionForcingPipeline, SkyReelsV2Transformer3DModel
+    from diffusers import (
+        SkyReelsV2DiffusionForcingPipeline,
+        SkyReelsV2Transformer3DModel,
+    )
 
     torch.manual_seed(0)
     transformer = SkyReelsV2Transformer3DModel(

@@ -81,7 +81,7 @@ def window_plan(total: int, rule: FrameRule, shared: int = SHARED_FRAMES) -> tup
     return tuple(windows)
 
 
-def plan_long(request: ShotRequest, spec: ModelSpec, task: str, max_area: int | None) -> "Shape | None":
+def plan_long(request: ShotRequest, spec: ModelSpec, task: str, max_area: int | None) -> Shape | None:
     """A windowed shape when the shot is longer than ``spec`` makes at once, else None (one call)."""
     from studio.backends.diffusers_common import plan_shape
 
@@ -104,8 +104,8 @@ def plan_long(request: ShotRequest, spec: ModelSpec, task: str, max_area: int | 
     return dataclasses.replace(base, frames=total, adjustments=tuple(notes), windows=windows)
 
 
-def run_windows(backend: "DiffusersBackend", pipe: Any, kwargs: dict[str, Any], task: str, spec: ModelSpec,
-                shape: "Shape", cond: "Conditioning", progress: Progress,
+def run_windows(backend: DiffusersBackend, pipe: Any, kwargs: dict[str, Any], task: str, spec: ModelSpec,
+                shape: Shape, cond: Conditioning, progress: Progress,
                 cancel: threading.Event) -> tuple[np.ndarray, Any]:
     """Every window in turn, each conditioned on the last frame of the one before; the frames
     joined (shared frames once) and cut to ``shape.frames``; the sound, if any, joined the same way."""

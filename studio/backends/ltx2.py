@@ -26,7 +26,6 @@ from studio.backends.diffusers_common import (
     DiffusersBackend,
     Shape,
     audio_samples,
-    plan_shape,
     resize_frames,
     to_pil,
 )

@@ -20,7 +20,12 @@ from typing import Any
 import numpy as np
 
 from studio.backends.base import GenerationError
-from studio.backends.diffusers_common import Conditioning, DiffusersBackend, Shape, to_pil
+from studio.backends.diffusers_common import (
+    Conditioning,
+    DiffusersBackend,
+    Shape,
+    to_pil,
+)
 from studio.backends.wan import WanBackend
 from studio.common import Progress
 from studio.models import ModelSpec
