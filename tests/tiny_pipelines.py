@@ -309,3 +309,69 @@ def build_hunyuan15_t2v(folder: Path) -> Path:
     )
     pipe.save_pretrained(folder)
     return folder
+
+
+# ------------------------------------------------------------------------------------------------
+# Kandinsky 5 Video Lite (T2V): a tiny Qwen2.5-VL (text and vision towers), a tiny CLIP text model,
+# the HunyuanVideo VAE and the Kandinsky 5 DiT; both tokenizers are the in-memory word tokenizer
+
+
+def build_kandinsky5_t2v(folder: Path) -> Path:
+    from diffusers import (
+        AutoencoderKLHunyuanVideo,
+        FlowMatchEulerDiscreteScheduler,
+        Kandinsky5T2VPipeline,
+        Kandinsky5Transformer3DModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    torch.manual_seed(0)
+    text_encoder = Qwen2_5_VLForConditionalGeneration(Qwen2_5_VLConfig(
+        text_config={"vocab_size": _vocab_size(), "hidden_size": 16, "intermediate_size": 16, "num_hidden_layers": 2,
+                     "num_attention_heads": 2, "num_key_value_heads": 2, "max_position_embeddings": 1024,
+                     "rope_theta": 1000000.0, "bos_token_id": None, "eos_token_id": 1,
+                     "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"}},
+        vision_config={"depth": 1, "hidden_size": 16, "intermediate_size": 16, "num_heads": 2, "out_hidden_size": 16,
+                       "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},
+    )).eval()
+    torch.manual_seed(0)
+    clip = CLIPTextModel(CLIPTextConfig(vocab_size=_vocab_size(), hidden_size=8, intermediate_size=16,
+                                        num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=77,
+                                        bos_token_id=None, eos_token_id=1, pad_token_id=0)).eval()
+    torch.manual_seed(0)
+    vae = AutoencoderKLHunyuanVideo(
+        in_channels=3, out_channels=3, latent_channels=4, down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4, block_out_channels=(8, 8, 8, 8), layers_per_block=1,
+        act_fn="silu", norm_num_groups=4, scaling_factor=0.476986, spatial_compression_ratio=8,
+        temporal_compression_ratio=4, mid_block_add_attention=True,
+    )
+    torch.manual_seed(0)
+    transformer = Kandinsky5Transformer3DModel(
+        in_visual_dim=4, out_visual_dim=4, in_text_dim=16, in_text_dim2=8, time_dim=16, model_dim=32, ff_dim=64,
+        num_text_blocks=1, num_visual_blocks=1, axes_dims=(4, 6, 6),
+    )
+    with torch.no_grad():  # the release zero-initialises its output and modulation layers: give them weights,
+        for parameter in transformer.parameters():  # or the tiny model's prediction ignores every input
+            if not parameter.any():
+                parameter.normal_(0.0, 0.2)
+    pipe = Kandinsky5T2VPipeline(transformer=transformer.eval(), vae=vae.eval(), text_encoder=text_encoder,
+                                 tokenizer=tiny_tokenizer(), text_encoder_2=clip, tokenizer_2=tiny_tokenizer(),
+                                 scheduler=FlowMatchEulerDiscreteScheduler(shift=5.0))
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_kandinsky5_camera_lora(pipeline_folder: Path, folder: Path, name: str = "camera_lora.safetensors") -> Path:
+    """A tiny LoRA for the tiny Kandinsky 5 transformer (random non-zero B, so it changes the output),
+    saved with the pipeline's own save_lora_weights, as a camera-move LoRA would be shipped."""
+    from diffusers import Kandinsky5T2VPipeline, Kandinsky5Transformer3DModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    transformer = Kandinsky5Transformer3DModel.from_pretrained(pipeline_folder, subfolder="transformer")
+    transformer.add_adapter(LoraConfig(r=2, lora_alpha=2, target_modules=["to_query", "to_key", "to_value"],
+                                       init_lora_weights=False))
+    torch.manual_seed(1)
+    Kandinsky5T2VPipeline.save_lora_weights(folder, transformer_lora_layers=get_peft_model_state_dict(transformer),
+                                            weight_name=name)
+    return folder

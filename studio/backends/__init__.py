@@ -23,6 +23,7 @@ BACKENDS = MappingProxyType({
     "skyreels": "studio.backends.skyreels:SkyReelsBackend",
     "sana_wm": "studio.backends.sana_wm:SanaWMBackend",
     "hunyuan": "studio.backends.hunyuan:HunyuanBackend",
+    "kandinsky": "studio.backends.kandinsky:KandinskyBackend",
 })
 """Backend name -> "module:class". The class is built with keyword settings (device, model...)."""
 

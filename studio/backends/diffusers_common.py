@@ -365,6 +365,11 @@ class DiffusersBackend:
         of them to record in the take's metadata."""
         return {}, {}
 
+    def prepare_pipeline(self, pipe: Any, request: ShotRequest, spec: ModelSpec) -> dict[str, Any]:
+        """Set the loaded pipeline up for this request (e.g. a camera-move LoRA); returns what to
+        record of it in the take's metadata."""
+        return {}
+
     def output_frames(self, output: Any) -> Any:
         """The generated clip from a pipeline's output: the first video of the batch (T, H, W, 3)."""
         return output.frames[0]
@@ -532,6 +537,7 @@ class DiffusersBackend:
             gc.collect()
             _empty_accelerator_cache()
             raise OutOfMemory("while loading the model: " + self._oom_message(shape)) from None
+        prepared = self.prepare_pipeline(pipe, request, spec)
 
         kwargs: dict[str, Any] = {
             "prompt": prompt,
@@ -591,7 +597,7 @@ class DiffusersBackend:
         }
         if shape.windows:
             metadata["windows"] = [list(window) for window in shape.windows]
-        metadata |= extra_record
+        metadata |= extra_record | prepared
         return Clip(frames=frames, fps=request.fps, metadata=metadata, audio=sound)
 
     def plan(self, request: ShotRequest, spec: ModelSpec, task: str, max_area: int | None) -> Shape:
