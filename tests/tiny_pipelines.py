@@ -375,3 +375,18 @@ def build_kandinsky5_camera_lora(pipeline_folder: Path, folder: Path, name: str 
     Kandinsky5T2VPipeline.save_lora_weights(folder, transformer_lora_layers=get_peft_model_state_dict(transformer),
                                             weight_name=name)
     return folder
+
+
+def build_wan22_two_experts(folder: Path) -> Path:
+    """Wan 2.2 A14B's layout: a high-noise transformer and a low-noise transformer_2 split at
+    ``boundary_ratio`` of the schedule, in one WanPipeline."""
+    from diffusers import WanPipeline
+
+    pipe = WanPipeline(tokenizer=tiny_tokenizer(), text_encoder=tiny_t5(umt5=True), vae=_wan_vae(),
+                       scheduler=_wan_scheduler(), transformer=_wan_transformer(),
+                       transformer_2=_wan_transformer(), boundary_ratio=0.875)
+    with torch.no_grad():  # two different experts, so it shows which one ran
+        for parameter in pipe.transformer_2.parameters():
+            parameter.mul_(-1.0)
+    pipe.save_pretrained(folder)
+    return folder
