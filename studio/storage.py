@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -169,10 +170,10 @@ class Project:
         if path != self.board_path:
             return self._parse_file(path)
         try:
-            stat = path.stat()
+            info = path.stat()
         except OSError:
             return self._parse_file(path)  # which names the problem
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # os.replace gives a new inode
+        key = (info.st_ino, info.st_mtime_ns, info.st_size)  # os.replace gives a new inode
         cached = self._loaded
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -205,6 +206,10 @@ class Project:
                 self.resolve(take.path, f"shots[{index}].takes")
         if board.audio is not None:
             self.resolve(board.audio.path, "audio.path")
+        for what, items in (("cast", board.cast), ("locations", board.locations)):
+            for index, item in enumerate(items):
+                for path in item.references:
+                    self.resolve(path, f"{what}[{index}].references")
 
     def resolve(self, relative: str, field_path: str = "path") -> Path:
         """Absolute path of a project-relative path, refused if it would leave the folder."""
@@ -213,10 +218,28 @@ class Project:
         except BoardError as error:
             raise UnsafePathError(str(error)) from None
         candidate = self.root / relative
-        real_root = self.root.resolve()
-        if not candidate.resolve().is_relative_to(real_root):
+        if self._plain_below_root(relative):
+            return candidate
+        if not candidate.resolve().is_relative_to(self.root.resolve()):
             raise UnsafePathError(f"{field_path}: {shown(relative)} resolves outside the project folder")
         return candidate
+
+    def _plain_below_root(self, relative: str) -> bool:
+        """Whether no part of ``relative`` (already free of '..') is a symlink, so the path is
+        inside the folder without resolving it: one lstat per part below the root instead of
+        a full realpath from /, which the wall pays for every take on every refresh."""
+        path = str(self.root)
+        for part in relative.split("/"):
+            path = f"{path}/{part}"
+            try:
+                mode = os.lstat(path).st_mode
+            except FileNotFoundError:
+                return True  # nothing below a missing part exists, so nothing there can link out
+            except OSError:
+                return False  # let the full resolve decide and name the problem
+            if stat.S_ISLNK(mode):
+                return False
+        return True
 
     def relative(self, path: Path) -> str:
         """The project-relative form of an absolute path inside the folder."""
@@ -233,7 +256,10 @@ class Project:
         if self.board_path.exists() and self.board_path.read_bytes() == payload:
             return
         self._backup(payload)  # first: if the backup cannot be written, board.json is untouched
-        write_atomic(self.board_path, payload)
+        with atomic_write(self.board_path, durable=True) as partial:
+            partial.write_bytes(payload)
+            info = partial.stat()  # the file's own key (a rename keeps inode and mtime)
+        self._loaded = ((info.st_ino, info.st_mtime_ns, info.st_size), board)  # what load() would parse
 
     def update(self, edit: Callable[[Board], Board], *, actor: str = "", label: str = "",
                undoable: bool = True, kind: str = "edit", target: int | None = None) -> Board:

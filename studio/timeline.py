@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from studio.board import AudioTrack, Board, FrameRate, Scene, Shot, Take, Transition
+from studio.board import AudioTrack, Board, CastMember, FrameRate, Location, Scene, Shot, Take, Transition
 from studio.common import check_fit
 from studio.scenes import shot_numbers
 
@@ -141,6 +141,9 @@ class Timeline:
     warnings: tuple[str, ...] = ()
     scenes: tuple[Scene, ...] = ()
     """The board's scenes in script order (segments name theirs by ``shot.scene_id``)."""
+    cast: tuple[CastMember, ...] = ()
+    locations: tuple[Location, ...] = ()
+    """The board's cast and locations (descriptions, reference pictures) for the paperwork."""
 
 
 def build_timeline(board: Board) -> Timeline:
@@ -186,7 +189,7 @@ def build_timeline(board: Board) -> Timeline:
     return Timeline(
         title=board.title, fps=board.fps, width=board.width, height=board.height,
         segments=tuple(segments), total_frames=total, fade_in=board.fade_in,
-        fade_out=board.fade_out, audio=board.audio, scenes=board.scenes,
+        fade_out=board.fade_out, audio=board.audio, scenes=board.scenes, cast=board.cast, locations=board.locations,
     )
 
 

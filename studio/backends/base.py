@@ -97,6 +97,11 @@ class ShotRequest:
     model: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     """Backend-specific settings (steps, guidance, strength, fit mode...), recorded in the take."""
+    references: tuple[np.ndarray, ...] = ()
+    """Reference pictures (RGB uint8) of the shot's cast and location, for models that take them
+    (Wan VACE ``reference_images``); the prompt already carries their descriptions."""
+    loras: tuple[Any, ...] = ()
+    """LoRAs (backends.loras.LoraRequest) of the board and the shot, for diffusion backends."""
 
     def keyframe(self, role: str) -> KeyframeImage | None:
         return next((k for k in self.keyframes if k.role == role), None)

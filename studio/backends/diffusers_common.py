@@ -370,6 +370,21 @@ class DiffusersBackend:
         record of it in the take's metadata."""
         return {}
 
+    def apply_request_loras(self, pipe: Any, request: ShotRequest, spec: ModelSpec) -> dict[str, Any]:
+        """The board's and shot's LoRAs on the pipeline (unloaded when a job no longer asks for
+        them; backends.loras), recorded in the take."""
+        from studio.backends.loras import LoraError, apply_loras
+
+        loaded = getattr(self, "_user_loras", ())
+        if not request.loras and not loaded:
+            return {}
+        try:
+            self._user_loras = apply_loras(pipe, tuple(request.loras), loaded, spec.key, self.cache_dir)
+        except LoraError as error:
+            self._user_loras = ()
+            raise GenerationError(str(error)) from None
+        return {"loras": [lora.record() for lora in request.loras]}
+
     def output_frames(self, output: Any) -> Any:
         """The generated clip from a pipeline's output: the first video of the batch (T, H, W, 3)."""
         return output.frames[0]
@@ -420,6 +435,7 @@ class DiffusersBackend:
     def unload(self) -> None:
         """Drop the resident model and give its memory back."""
         self._resident = None
+        self._user_loras = ()
         gc.collect()
         _empty_accelerator_cache()
 
@@ -538,6 +554,7 @@ class DiffusersBackend:
             _empty_accelerator_cache()
             raise OutOfMemory("while loading the model: " + self._oom_message(shape)) from None
         prepared = self.prepare_pipeline(pipe, request, spec)
+        prepared |= self.apply_request_loras(pipe, request, spec)
 
         kwargs: dict[str, Any] = {
             "prompt": prompt,

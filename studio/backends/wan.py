@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from studio.backends.base import GenerationError
-from studio.backends.diffusers_common import Conditioning, DiffusersBackend, Shape, to_pil
+from studio.backends.base import GenerationError, ShotRequest
+from studio.backends.diffusers_common import Conditioning, DiffusersBackend, Shape, fit_keyframe, to_pil
 from studio.models import ModelSpec
 
 GRAY = 127
@@ -46,6 +46,15 @@ class WanBackend(DiffusersBackend):
             extra["image_encoder"] = CLIPVisionModelWithProjection.from_pretrained(
                 source, subfolder="image_encoder", dtype=torch.float32, **load)
         return extra
+
+    def request_kwargs(self, request: ShotRequest, task: str, spec: ModelSpec, shape: Shape,
+                       cond: Conditioning) -> tuple[dict[str, Any], dict[str, Any]]:
+        """VACE takes the shot's cast and location reference pictures (``reference_images``), so
+        the same face and place come back shot after shot; other Wan pipelines have no such input."""
+        if spec.pipeline != "WanVACEPipeline" or not request.references:
+            return {}, {}
+        images = [to_pil(fit_keyframe(picture, shape.width, shape.height)) for picture in request.references]
+        return {"reference_images": images}, {"reference_images": len(images)}
 
     def pipeline_for(self, task: str, spec: ModelSpec) -> str:
         if spec.pipeline == "WanVACEPipeline":

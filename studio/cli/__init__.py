@@ -11,6 +11,7 @@
     studio import-script DIR FILE [--granularity scene|action|exchange] [--cap N] [--dry-run]
     studio import-edit DIR FILE.otio|.xml|.edl [--dry-run]
     studio panel DIR SHOT FILE [--role first|mid|last] / studio panel DIR SHOT --export FILE.ora|.psd
+    studio keyframe DIR --shot ID [--n 4] [--model ID] [--from panel|upload] / --list / --pick VARIATION
     studio serve [--project DIR] [--port N] [...]
 
 One module per command group (project, render, export, models, serve), each with a
@@ -27,11 +28,11 @@ import sys
 from typing import Sequence
 
 from studio.board import BoardError
-from studio.cli import export, models, panel, project, recut, render, script, serve
+from studio.cli import export, keyframe, models, panel, project, recut, render, script, serve
 from studio.cli.errors import CommandError
 from studio.storage import ProjectError
 
-GROUPS = (project, render, models, export, script, recut, panel, serve)
+GROUPS = (project, render, keyframe, models, export, script, recut, panel, serve)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

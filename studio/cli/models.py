@@ -12,7 +12,8 @@ import time
 from typing import TextIO
 
 from studio.cli.errors import CommandError
-from studio.models import TASK_NAMES, ModelError, download_model, list_models
+from studio.image_models import IMAGE_CATALOG, IMAGE_TASKS, download_image_model, is_image_model
+from studio.models import TASK_NAMES, Availability, ModelError, download_model, list_models, locate
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -31,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def cmd_models_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    rows = list_models(cache_dir=args.cache_dir, models_dir=args.models_dir)
+    rows = list_models(cache_dir=args.cache_dir, models_dir=args.models_dir) + image_models(args)
     header = ("model", "backend", "status", "size", "fps", "frames", "memory", "tasks")
     table = [header] + [(
         found.spec.key, found.spec.family,
@@ -42,7 +43,9 @@ def cmd_models_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
     for row in table:
         out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] + "\n")
-    out.write("\ntasks: " + "; ".join(f"{key} = {name}" for key, name in TASK_NAMES.items()) + "\n")
+    out.write("\ntasks: " + "; ".join(f"{key} = {name}" for key, name in {**TASK_NAMES, **IMAGE_TASKS}.items()) + "\n")
+    out.write("image models (backend 'image': keyframes; `studio keyframe`): memory for one picture at native size, "
+              "fps '-', frames 'still'\n")
     out.write("memory: bf16 weights of every component with no offload (estimated from parameter counts)\n")
     missing = [found for found in rows if not found.ready]
     if missing:
@@ -50,10 +53,16 @@ def cmd_models_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
+def image_models(args: argparse.Namespace) -> list[Availability]:
+    """The image catalog, found on disk the same way as the video models (offline)."""
+    return [locate(spec, args.cache_dir, args.models_dir) for spec in IMAGE_CATALOG.values()]  # type: ignore[arg-type]
+
+
 def cmd_models_download(args: argparse.Namespace, err: TextIO | None = None) -> int:
     bar = ProgressBar(err or sys.stderr)
+    fetch = download_image_model if is_image_model(args.model) else download_model
     try:
-        folder = download_model(args.model, progress=bar, cache_dir=args.cache_dir)
+        folder = fetch(args.model, progress=bar, cache_dir=args.cache_dir)
     except ModelError as error:
         raise CommandError(str(error)) from None
     bar.finish()

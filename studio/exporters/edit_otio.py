@@ -74,6 +74,9 @@ def _metadata(segment: Segment, settings: Mapping[str, Any] | None) -> dict[str,
         "backend": take.backend if take else None,
         "model": take.model if take else None,
         "slate": segment.slate_reason or None,
+        "characters": list(shot.characters),
+        "location": shot.location,
+        "loras": [{"source": lora.source, "weight": lora.weight} for lora in shot.loras],
         "settings": dict(settings or {}),
     }
 
@@ -108,6 +111,9 @@ def to_otio(timeline: Timeline, settings: Mapping[str, Mapping[str, Any]] | None
     result.metadata["previz"] = {
         "fps": str(timeline.fps), "width": timeline.width, "height": timeline.height,
         "fade_in": timeline.fade_in, "fade_out": timeline.fade_out, "total_frames": timeline.total_frames,
+        "cast": [{"name": m.name, "description": m.description, "references": list(m.references)} for m in timeline.cast],
+        "locations": [{"name": p.name, "description": p.description, "references": list(p.references)}
+                      for p in timeline.locations],
     }
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     result.tracks.append(track)

@@ -57,7 +57,7 @@ def panel_boxes(per_page: int, aspect: float) -> list[PanelBox]:
 
 
 def _pages(context: ExportContext, out: Path, title: str,
-           draw_panel: Callable[[Any, PanelBox, int], None]) -> None:
+           draw_panel: Callable[[Any, PanelBox, int], None], after: Callable[[Any], None] | None = None) -> None:
     """Header and page numbers on every page; ``draw_panel(canvas, box, segment index)`` each cell."""
     from reportlab.pdfgen import canvas
 
@@ -80,7 +80,63 @@ def _pages(context: ExportContext, out: Path, title: str,
                 break
             draw_panel(document, box, index)
         document.showPage()
+    if after is not None:
+        after(document)
     document.save()
+
+
+def cast_page(context: ExportContext, document: Any) -> None:
+    """A page of the board's cast and locations (name, description, reference pictures), when any
+    of them has a description or pictures: what keeps a face and a place the same across shots."""
+    from xml.sax.saxutils import escape
+
+    from PIL import Image
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.utils import ImageReader
+    from reportlab.platypus import Paragraph
+
+    from studio.images import ImageError, load_rgb
+
+    timeline = context.timeline
+    items = [("Cast", item) for item in timeline.cast] + [("Location", item) for item in timeline.locations]
+    items = [(kind, item) for kind, item in items if item.description.strip() or item.references]
+    if not items:
+        return
+    page_w, page_h = page_size(context.per_page)
+    body = ParagraphStyle("cast", fontName="Helvetica", fontSize=9, leading=11)
+    thumb_h = 72.0
+
+    def heading() -> float:
+        document.setFont("Helvetica-Bold", 14)
+        document.drawString(MARGIN, page_h - MARGIN - 14, f"{timeline.title[:70]} - cast and locations")
+        return page_h - MARGIN - 30
+
+    y = heading()
+    for kind, item in items:
+        text = Paragraph(f"<b>{escape(kind)}: {escape(item.name)}</b> {escape(item.description)}", body)
+        _, height = text.wrap(page_w - 2 * MARGIN, y)
+        needed = height + (thumb_h + 6 if item.references else 0) + 8
+        if y - needed < MARGIN:
+            document.showPage()
+            y = heading()
+        text.drawOn(document, MARGIN, y - height)
+        y -= height + 4
+        x = MARGIN
+        for path in item.references[:6]:
+            try:
+                pixels = load_rgb(context.root / path)
+            except (ImageError, OSError, ValueError):
+                continue
+            width = thumb_h * pixels.shape[1] / pixels.shape[0]
+            buffer = io.BytesIO()
+            Image.fromarray(pixels).save(buffer, format="JPEG", quality=85)
+            buffer.seek(0)
+            document.drawImage(ImageReader(buffer), x, y - thumb_h, width, thumb_h)
+            x += width + 6
+        if item.references:
+            y -= thumb_h + 6
+        y -= 8
+    document.showPage()
 
 
 def write(context: ExportContext, out: Path) -> None:
@@ -134,7 +190,7 @@ def write(context: ExportContext, out: Path) -> None:
             y -= height + 1
             room -= height + 1
 
-    _pages(context, out, "storyboard", panel)
+    _pages(context, out, "storyboard", panel, after=lambda document: cast_page(context, document))
 
 
 def write_worksheet(context: ExportContext, out: Path) -> None:

@@ -36,7 +36,7 @@ CHOICE_FIELDS = ("shot_size", "angle", "int_ext")
 SHOT_FIELDS = TEXT_FIELDS + CHOICE_FIELDS + (
     "lens_mm", "characters", "duration_s", "duration", "camera", "move", "intensity", "easing", "seed",
     "seed_locked", "continuity", "transition", "transition_frames", "backend", "chosen_take",
-    "trim_in", "trim_out", "scene_id", "take_audio_level", "quality",
+    "trim_in", "trim_out", "scene_id", "take_audio_level", "quality", "loras",
 )
 """What a shot patch may name. ``move``/``intensity``/``easing`` edit the first camera segment
 (kept for older clients); ``camera`` is the whole list of segments."""
@@ -46,7 +46,7 @@ STORED_AS = MappingProxyType({
 })
 """Patch field -> the board.json shot field it changes (for conflict checks)."""
 BOARD_FIELDS = ("title", "fps", "width", "height", "default_backend", "default_model", "memory_profile", "quality",
-                "shot_numbering", "words_per_second", "scratch_dialogue", "cast")
+                "shot_numbering", "words_per_second", "scratch_dialogue", "cast", "loras")
 LABELS = MappingProxyType({
     "duration_s": "Duration", "duration": "Duration", "seed": "Seed", "intensity": "Intensity",
     "transition_frames": "Transition length", "fps": "Frame rate", "width": "Width",
@@ -167,6 +167,30 @@ def _cast(value: Any) -> tuple[CastMember, ...]:
         raise FieldError("cast", str(error)) from None
 
 
+def keep_looks(old: tuple[CastMember, ...], new: tuple[CastMember, ...]) -> tuple[CastMember, ...]:
+    """A cast typed as names and voices keeps each named member's description and reference
+    pictures (the text box does not show them, so it must not drop them)."""
+    import dataclasses
+
+    known = {member.name.strip().casefold(): member for member in old}
+    return tuple(dataclasses.replace(member, description=known[member.name.strip().casefold()].description,
+                                     references=known[member.name.strip().casefold()].references)
+                 if member.name.strip().casefold() in known and not member.description and not member.references
+                 else member for member in new)
+
+
+def _loras(field: str, value: Any) -> tuple[Any, ...]:
+    """[{"source", "weight"}, ...] (a board's or a shot's LoRAs)."""
+    from studio.board_codec import loras_from_list
+
+    if not isinstance(value, (list, tuple)):
+        raise FieldError(field, f"must be a list of {{source, weight}}, got {_shown(value)}")
+    try:
+        return loras_from_list(list(value), field)
+    except BoardError as error:
+        raise FieldError(field, str(error)) from None
+
+
 def _camera(shot: Shot, changes: Mapping[str, Any]) -> tuple[CameraMove, ...]:
     """The shot's camera segments after ``changes`` (a whole list, or the first segment's parts)."""
     if "camera" in changes:
@@ -256,6 +280,8 @@ def shot_updates(board: Board, shot: Shot, changes: Mapping[str, Any]) -> dict[s
             updates["quality"] = quality
     if "take_audio_level" in changes:
         updates["take_audio_level"] = _number("take_audio_level", changes["take_audio_level"])
+    if "loras" in changes:
+        updates["loras"] = _loras("loras", changes["loras"])
     if "chosen_take" in changes:
         take_id = changes["chosen_take"]
         if take_id not in [t.id for t in shot.takes]:
@@ -313,7 +339,9 @@ def apply_board_settings(board: Board, changes: Mapping[str, Any], keep: str = "
     if "scratch_dialogue" in changes:
         updates["scratch_dialogue"] = _flag("scratch_dialogue", changes["scratch_dialogue"])
     if "cast" in changes:
-        updates["cast"] = _cast(changes["cast"])
+        updates["cast"] = keep_looks(board.cast, _cast(changes["cast"]))
+    if "loras" in changes:
+        updates["loras"] = _loras("loras", changes["loras"])
     try:
         if "fps" in changes:
             fps = FrameRate.parse(changes["fps"])

@@ -44,6 +44,8 @@ from studio.media import (
     write_video,
     write_video_stream,
 )
+from studio.services.cast import shot_loras, shot_references, woven_prompt
+from studio.services.fields import FieldError
 from studio.services.panels import PanelError, load_layers
 from studio.services.quality import apply_quality, needs_render
 from studio.storage import Project, ProjectError
@@ -87,7 +89,7 @@ def build_request(project: Project, board: Board, shot: Shot, seed: int, options
     return ShotRequest(
         shot_id=shot.id,
         shot_number=index + 1,
-        prompt=shot.prompt,
+        prompt=woven_prompt(board, shot),
         negative_prompt=shot.negative_prompt,
         num_frames=shot.duration,
         width=board.width,
@@ -102,7 +104,17 @@ def build_request(project: Project, board: Board, shot: Shot, seed: int, options
         framing=framing_prompt(shot.shot_size, shot.angle, shot.lens_mm),
         model=model,
         options=dict(options or {}),
+        references=cast_references(project, board, shot, name),
+        loras=shot_loras(board, shot),
     )
+
+
+def cast_references(project: Project, board: Board, shot: Shot, name: str) -> tuple[Any, ...]:
+    """The reference pictures of the shot's cast and location (refused clearly when broken)."""
+    try:
+        return shot_references(project, board, shot)[1]
+    except FieldError as error:
+        raise GenerationError(f"{name}: {error}") from None
 
 
 def plate(project: Project, role: str, frame: int, path: str, panel: Panel | None) -> KeyframeImage:
@@ -358,6 +370,8 @@ def take_record(take: Take, shot: Shot, request: ShotRequest, metadata: dict[str
         "continuity": shot.continuity,
         "settings": settings,
         "options": request.options,
+        "loras": [lora.record() for lora in request.loras],
+        "references": len(request.references),
         "panels": card["panels"],
         "generation": metadata,
         "audio": audio,

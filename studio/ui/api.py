@@ -322,6 +322,10 @@ def register(services: StudioServices, media: MediaCache) -> None:
 
     panels_api.register(opened, _owner, guarded, _public, media)
 
+    from studio.ui import keyframes_api
+
+    keyframes_api.register(services, opened, _owner, guarded)
+
     from studio.ui import farm
 
     farm.register_api(services, _owner)

@@ -20,6 +20,7 @@ import gradio as gr
 
 from studio.board import ANGLES, EASINGS, INT_EXT, KEYFRAME_ROLES, MOVES, SHOT_SIZES, TRANSITIONS, Board, Shot
 from studio.ui.drawing import DrawingPanel
+from studio.ui.keyframes import KeyframesPanel
 
 MAX_SEGMENTS = 4
 """Camera moves a shot can combine in the inspector (the model takes up to 8)."""
@@ -110,6 +111,8 @@ class Inspector:
                                          elem_id="keyframe-upload", height=90)
             with gr.Tab("Draw", id="draw", elem_id="draw-tab"):
                 self.drawing = DrawingPanel()
+            with gr.Tab("Image", id="image", elem_id="image-tab"):
+                self.image = KeyframesPanel()
             with gr.Tab("Takes", id="takes", elem_id="takes-tab"):
                 self.takes = gr.Gallery(label="Takes (click one to choose it)", columns=4, height=150,
                                         allow_preview=False, object_fit="contain", elem_id="take-strip",
@@ -131,6 +134,14 @@ class Inspector:
     def value_widgets(self) -> list[gr.components.Component]:
         """Every widget whose value the poll sends (to leave unsaved typing alone)."""
         return list(self.fields.values()) + self.move_widgets
+
+    @property
+    def edit_controls(self) -> list[gr.components.Component]:
+        """What changes the shot or starts a render: turned off for a viewer (the seed field
+        follows its lock, which a viewer cannot change)."""
+        return [*(w for name, w in self.fields.items() if name != "seed"), *self.move_widgets, self.generate,
+                self.count, self.generate_n, self.cancel, self.add_move, self.remove_move, self.dice, self.fit,
+                self.kf_clear, self.kf_upload, self.delete_take]
 
 
 def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:

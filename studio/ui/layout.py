@@ -31,7 +31,7 @@ from studio.services.jobs import JobNotFound, QueueFull
 from studio.storage import AUDIO_SUFFIXES, Project, ProjectError
 from studio.timeline import shot_label
 from studio.scenes import shot_numbers
-from studio.ui import api, drawing, farm, script, views, wall, workspaces
+from studio.ui import api, drawing, farm, keyframes, script, views, wall, workspaces
 from studio.ui.inspector import MAX_SEGMENTS, TEXT, Inspector, camera_from, field_updates, same, shown_values
 from studio.ui.serving import MediaCache
 from studio.ui.timeline import TimelinePanel, track_value
@@ -58,6 +58,13 @@ FOCUS_JS = """(...args) => {
   return args;
 }"""
 """Runs in the browser before each poll: names the inspector field that has the focus."""
+
+
+def interactive(update: Any, editable: bool) -> Any:
+    """``update`` (a value, gr.update or gr.skip) that also turns its widget on or off."""
+    if isinstance(update, dict) and update.get("__type__") == "update":
+        return {**update, "interactive": editable}
+    return gr.update(value=update, interactive=editable)
 
 
 def indicator(state: str, text: str) -> str:
@@ -95,7 +102,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
                             cancel_all = gr.Button("Cancel my renders", size="sm", elem_id="cancel-all", min_width=0, scale=0)
                         team.build_interrupted()
                         board_progress = gr.HTML("", elem_id="board-progress")
-                        panels = gr.HTML({"panels": []}, html_template=wall.TEMPLATE, css_template=wall.CSS,
+                        panels = gr.HTML(wall.EMPTY, html_template=wall.TEMPLATE, css_template=wall.CSS,
                                          js_on_load=wall.JS, elem_id="wall")
                     with gr.Column(scale=2, min_width=380, elem_id="inspector"):
                         ins = Inspector()
@@ -158,11 +165,15 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
                     "quality": s_quality,
                     "shot_numbering": s_numbering, "words_per_second": s_wps, "scratch_dialogue": s_scratch,
                     "cast": s_cast}
+        edit_controls = [add, duplicate, delete, render_selected, render_missing, render_all, cancel_all,
+                         *settings.values(), s_keep, *ins.edit_controls]
         ui = _Handlers(services, media, ins, panels=panels, board_progress=board_progress, header=header,
                        undo=undo_button, redo=redo_button, running=timeline_panel.running, strip=timeline_panel.track,
                        recent=recent, project_info=project_info, formats=timeline_panel.formats, settings=settings,
-                       team=team)
+                       team=team, edit_controls=edit_controls)
         shown = ui.all_outputs(view) + team.outputs()
+        in_shown = {id(widget) for widget in shown}
+        opening = shown + [widget for widget in edit_controls if id(widget) not in in_shown]
         team.wire(view, **EDIT)
 
         # -- opening a project -----------------------------------------------------------------
@@ -175,7 +186,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
             opened = services.access.start(who, saved.get("project"), start_project)
             return {**ui.open({"key": f"b:{token}"}, opened, who), remembered: {"token": token, "project": opened.id}}
 
-        demo.load(on_load, [remembered], shown + [remembered], **EDIT)
+        demo.load(on_load, [remembered], opening + [remembered], **EDIT)
 
         def switch_to(opener: Callable[[Who, str], Opened]) -> Callable:
             def run(value: dict, text: str):
@@ -188,7 +199,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
                         remembered: {"token": value["key"].removeprefix("b:"), "project": opened.id}}
             return run
 
-        switching = shown + [project_error, remembered]
+        switching = opening + [project_error, remembered]
         open_recent.click(switch_to(lambda who, ref: services.access.open(ref, who)), [view, recent], switching,
                           **EDIT)
         open_folder.click(switch_to(lambda who, folder: services.access.open(folder.strip(), who)), [view, open_path],
@@ -243,6 +254,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
         script.wire_fit(ui, ins.fit, view, shown, EDIT, PUBLIC_ERRORS)
         script.wire(ui, script_panel, view, shown, EDIT, PUBLIC_ERRORS)
         drawing.wire(ui, ins.drawing, view, shown, EDIT, PUBLIC_ERRORS)
+        keyframes.wire(ui, ins.image, view, shown, EDIT, PUBLIC_ERRORS)
 
         # -- board settings --------------------------------------------------------------------
         for name, widget in settings.items():
@@ -292,7 +304,7 @@ class _Handlers:
                 self.ins.heading, *self.ins.fields.values(), *self.ins.rows, *self.ins.move_widgets,
                 self.ins.keyframes, self.ins.kf_frame, self.ins.takes, self.ins.take_info, self.ins.player,
                 self.ins.compare_a, self.ins.compare_b, self.ins.compare, self.ins.timing,
-                *self.ins.drawing.outputs]
+                *self.ins.drawing.outputs, *self.ins.image.outputs]
 
     @staticmethod
     def owner(value: dict) -> str:
@@ -317,7 +329,13 @@ class _Handlers:
         updates.update(self.project_updates(value, project, board))
         updates.update(self.w["team"].updates(value))
         value, shot_updates = self.select(value, project, board, first)
-        return {**updates, **shot_updates, self.view: self.settle(value)}
+        updates = {**updates, **shot_updates}
+        editable = opened.role != VIEWER
+        for widget in self.w["edit_controls"]:  # a viewer sees the board, but nothing to change it with
+            updates[widget] = interactive(updates.get(widget, gr.skip()), editable)
+        if not editable:
+            updates[self.ins.indicator] = indicator("", "View only: shared with you as a viewer")
+        return {**updates, self.view: self.settle(value)}
 
     def project_updates(self, value: dict, project: Project, board: Board) -> dict[Any, Any]:
         w = self.w
@@ -353,9 +371,9 @@ class _Handlers:
                                                                     for j in jobs if j.status == "queued"}),
             w["header"]: f"## {html.escape(board.title)}",
             w["undo"]: gr.update(value=f"↶ Undo {history.undo}" if history.undo else "↶ Undo",
-                                 interactive=bool(history.undo)),
+                                 interactive=bool(history.undo) and value.get("role") != VIEWER),
             w["redo"]: gr.update(value=f"↷ Redo {history.redo}" if history.redo else "↷ Redo",
-                                 interactive=bool(history.redo)),
+                                 interactive=bool(history.redo) and value.get("role") != VIEWER),
             w["running"]: views.running_time(board),
             w["strip"]: self.track_update(value, project=project, board=board, pictures=pictures, select=select),
         }
@@ -410,6 +428,7 @@ class _Handlers:
         updates[ins.indicator] = indicator("saved", f"All changes saved · revision {board.revision}")
         value, take_updates = self.take_updates(value, project, board, shot, force=True)
         take_updates.update(drawing.select_hook(self)(project, board, shot))
+        take_updates.update(keyframes.select_hook(self)(project, board, shot))
         return value, {**updates, **take_updates}
 
     def take_updates(self, value: dict, project: Project, board: Board, shot: Shot,
@@ -567,7 +586,8 @@ class _Handlers:
         """The poll's answer for ``board``: wall, changed fields, takes."""
         signature = self.wall_signature(value, project, board)
         updates = {} if signature == value.get("wall_sig") else self.board_updates(value, project, board)
-        value = {**value, "wall_sig": signature}
+        value, team_updates = self.w["team"].polled({**value, "wall_sig": signature})
+        updates.update(team_updates)
         shot_id = value.get("shot")
         if shot_id not in [s.id for s in board.shots]:
             if shot_id is not None:
