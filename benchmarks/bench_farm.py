@@ -41,7 +41,7 @@ def board(shots: int, frames: int, width: int, height: int, backend: str, model:
                              for i in range(shots)))
 
 
-def timed_local(root: Path, spec: tuple, runs: int, options: dict) -> float:
+def timed_local(root: Path, spec: tuple, runs: int, options: dict, name: str) -> float:
     from studio.backends import BackendCache
     from studio.services.render import render_board
     from studio.storage import Project
@@ -49,7 +49,7 @@ def timed_local(root: Path, spec: tuple, runs: int, options: dict) -> float:
     times = []
     backends = BackendCache()  # warm, as the app's is: models stay loaded between renders
     for run in range(runs + 1):
-        project = Project.create(root / f"local-{spec[0]}-{run}", board(*spec))
+        project = Project.create(root / f"{name}-{run}", board(*spec))
         started = time.perf_counter()
         render_board(project, backends=backends, options=options)
         if run:  # the first run loads the model (a worker keeps it loaded too)
@@ -96,8 +96,8 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-farm-") as folder:
         root = Path(folder)
-        local = timed_local(root, spec, args.runs, options)
-        local_tiny = timed_local(root, tiny, args.runs, options)
+        local = timed_local(root, spec, args.runs, options, "local")
+        local_tiny = timed_local(root, tiny, args.runs, options, "local-tiny")
         print(f"in-process: {args.shots} shots in {local:.2f} s; {args.tiny_jobs} tiny jobs in {local_tiny:.2f} s")
         counts = [None] if args.gpus else [1, 2]
         farm_times: dict = {}

@@ -291,3 +291,27 @@ def test_studio_render_cluster_ray_renders_the_missing_shots_and_shows_progress(
     # nothing missing now: a second run makes nothing
     assert main(["render", str(project.root), "--cluster", "ray", "--workers", "2"]) == 0
     assert "nothing to render" in capsys.readouterr().out
+
+
+def test_the_apps_queue_renders_on_the_farm_and_a_continuity_shot_waits_for_the_one_before(cluster, tmp_path):
+    from studio.services.app import StudioServices
+    from studio.services.jobs import DONE, JobQueue
+    from studio.services.workspace import Workspace
+
+    farm, _ = cluster
+    project = Project.create(tmp_path / "app", Board(width=64, height=48, shots=(
+        Shot(id="first", title="First", duration=36, seed=1, camera=(CameraMove("pan_left", 0.5),)),
+        Shot(id="second", title="Second", duration=12, seed=2, continuity=True, camera=(CameraMove("tilt_up", 0.5),)))))
+    services = StudioServices(Workspace(tmp_path / "home"), jobs=JobQueue(lanes=farm.size), farm=farm)
+    try:
+        views = services.submit_renders("user:ann", project)
+        done = [services.jobs.wait("user:ann", view.id, timeout=120) for view in views]
+        assert [view.status for view in done] == [DONE, DONE], [view.error for view in done]
+        state = services.farm_state("user:ann")
+        assert state["enabled"] and len(state["workers"]) == 2 and state["queued"] == 0
+    finally:
+        services.jobs.close()
+    shots = project.load().shots
+    assert all(len(shot.takes) == 1 and shot.chosen_take.startswith("tk_") for shot in shots)
+    second = json.loads(project.resolve(shots[1].takes[0].sidecar_path).read_text())
+    assert second["continuity"] is True and second["farm"]["content_hash"]

@@ -35,7 +35,17 @@ def cmd_render_farm(args: argparse.Namespace, settings: dict[str, Any], options:
 
     if args.seed is not None:
         raise CommandError("--seed is not offered with --cluster: lock the shot's seed on the board instead")
+    from studio.backends.base import GenerationError
+    from studio.services.render import shots_to_render
+
     project = Project.open(args.dir)
+    try:
+        todo = shots_to_render(project.load(), args.shots, not args.all and not args.shots, args.quality)
+    except GenerationError as error:
+        raise CommandError(str(error)) from None
+    if not todo:
+        print("nothing to render: every shot has a chosen take (use --all or --shot ID to re-render)")
+        return 0
     try:
         farm_settings = FarmSettings(address=args.address, workers=args.workers, output=args.farm_output)
         print("starting the farm ...", file=sys.stderr, flush=True)
@@ -72,8 +82,6 @@ def cmd_render_farm(args: argparse.Namespace, settings: dict[str, Any], options:
         farm.close()
     if errors:
         raise CommandError(str(errors[0])) from None
-    if not outcomes and not cancel.is_set():
-        print("nothing to render: every shot has a chosen take (use --all or --shot ID to re-render)")
     failed = 0
     for outcome in outcomes:
         if outcome.take is not None:

@@ -207,10 +207,13 @@ class StudioServices:
 
     def _render_job(self, project: Project, shot_id: str, seed: int | None, owner: str) -> Callable:
         """The job function of one render: a take of the shot as saved when the job starts."""
+        queued_at = time.monotonic()
+
         def run(progress: Callable, cancel: threading.Event) -> Take:
             if self.farm is not None:
                 from studio.services.farm import farm_job
 
+                self._await_predecessor(project, shot_id, queued_at, progress, cancel)
                 job = farm_job(project, shot_id, job_id=f"app-{uuid.uuid4().hex[:12]}",
                                backend=self.backend_override, seed=seed)
                 with self._lock:
@@ -225,6 +228,23 @@ class StudioServices:
             return render_shot(project, shot_id, backend=self.backend_override, seed=seed,
                                progress=progress, cancel=cancel, backends=self.backends)
         return run
+
+    def _await_predecessor(self, project: Project, shot_id: str, queued_at: float, progress: Callable,
+                           cancel: threading.Event) -> None:
+        """With a farm, jobs run at once: a continuity shot waits for the render of the shot
+        before it that was queued ahead of it (one lane renders in board order by itself)."""
+        while not cancel.is_set():
+            board = self.board(project)
+            index = board.index_of(shot_id)
+            if index <= 0 or not board.shot(shot_id).continuity:
+                return
+            before = board.shots[index - 1].id
+            ahead = [job for job in self.jobs.jobs(project=str(project.root))
+                     if job.shot_id == before and job.status in (QUEUED, RUNNING) and job.submitted <= queued_at]
+            if not ahead:
+                return
+            progress(0, 0, "waiting for the shot it continues from")
+            cancel.wait(0.2)
 
     def submit_renders(self, owner: str, project: Project, shot_ids: list[str] | None = None, *,
                        only_missing: bool = False) -> list[JobView]:
