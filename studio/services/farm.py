@@ -65,6 +65,8 @@ RESTART_WAIT_SECONDS = 300.0
 DEFAULT_CPU_WORKERS = 2
 HASH_IGNORED_SETTINGS = frozenset({"memory_profile", "device"})
 """Settings that change how a take is made, never what it is (an OOM retry changes the profile)."""
+OFFLOAD_PROFILES = frozenset({"model_offload", "group_offload"})
+"""Memory profiles that move weights to an accelerator: never tried on a CPU-only worker."""
 IDLE, BUSY, LOST = "idle", "busy", "lost"
 LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 """Ray's environment switch: "0" keeps a cluster on 127.0.0.1 (a single-machine cluster)."""
@@ -204,7 +206,7 @@ class Farm:
                 if address:
                     ray.init(address=address, log_to_driver=False, configure_logging=False)
                 else:
-                    ray.init(num_cpus=max(self.settings.workers or DEFAULT_CPU_WORKERS, 1),
+                    ray.init(num_cpus=max(self.settings.workers or 0, os.cpu_count() or 1),
                              include_dashboard=False, runtime_env=self.settings.runtime_env,
                              log_to_driver=False, configure_logging=False)
             except (ConnectionError, RuntimeError, ValueError) as error:
@@ -258,12 +260,15 @@ class Farm:
     # -- looking -------------------------------------------------------------------------
     def state(self) -> FarmState:
         with self._lock:
-            views = tuple(WorkerView(
-                index=s.index, pid=s.pid, host=s.host, model=s.model or "(none yet)", state=s.state,
-                job=(s.job or {}).get("label", ""), job_id=str((s.job or {}).get("id", "")), done=int((s.job or {}).get("done", 0)),
-                total=int((s.job or {}).get("total", 0)), message=str((s.job or {}).get("message", "")),
-                restarts=s.restarts, jobs_done=s.jobs_done) for s in self._slots)
-            return FarmState(self.address, self.settings.output, views, self._waiting)
+            views = []
+            for s in self._slots:
+                job = s.job or {}
+                views.append(WorkerView(
+                    index=s.index, pid=s.pid, host=s.host, model=s.model or "(none yet)", state=s.state,
+                    job=str(job.get("label") or ""), job_id=str(job.get("id") or ""), done=int(job.get("done") or 0),
+                    total=int(job.get("total") or 0), message=str(job.get("message") or ""), restarts=s.restarts,
+                    jobs_done=s.jobs_done))
+            return FarmState(self.address, self.settings.output, tuple(views), self._waiting)
 
     def pids(self) -> dict[int, int]:
         """Worker index -> its process id now (a restarted worker has a new one)."""
@@ -536,7 +541,7 @@ def _feed(digest: Any, value: Any) -> None:
 
 def lighter_profile(profile: str, accelerator: bool) -> str | None:
     """The next memory profile after ``profile`` that a worker can use (offload needs a GPU)."""
-    usable = [p for p in MEMORY_PROFILES if accelerator or p in ("none", "vae_tiling")]
+    usable = [p for p in MEMORY_PROFILES if accelerator or p not in OFFLOAD_PROFILES]
     later = MEMORY_PROFILES[MEMORY_PROFILES.index(profile) + 1:] if profile in MEMORY_PROFILES else ()
     return next((p for p in later if p in usable), None)
 
