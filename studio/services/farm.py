@@ -373,8 +373,14 @@ class Farm:
                 except lost:
                     return None
             if cancel.is_set() and not cancel_sent:
-                slot.handle.cancel.remote(task.job_id)
-                cancel_sent = True
+                try:  # until the worker has the job (a cancel sent before it starts it is not kept)
+                    cancel_sent = bool(ray.get(slot.handle.cancel.remote(task.job_id), timeout=5 * POLL_SECONDS))
+                except ray.exceptions.GetTimeoutError:
+                    pass
+                except lost:
+                    continue  # the result says the worker is gone
+                if not cancel_sent:
+                    time.sleep(POLL_SECONDS / POLL_SECONDS_TICKS)
                 continue
             try:
                 info = ray.get(slot.handle.info.remote(), timeout=5 * POLL_SECONDS)
