@@ -269,6 +269,12 @@ def test_the_farm_tab_shows_the_workers_their_model_and_the_running_job(cluster,
                 assert all(s.chosen_take.startswith("tk_") and len(s.takes) == 1
                            for s in Project.open(project.root).load().shots)
                 tab.close()
+                from gradio_client import Client
+
+                state = Client(url, verbose=False).predict(api_name="/farm_state")
+                assert state["enabled"] and state["queued"] == 0
+                assert {w["pid"] for w in state["workers"]} == set(services.farm.pids().values())
+                assert {w["model"] for w in state["workers"]} >= {"animatic"}
             finally:
                 browser.close()
     finally:

@@ -93,3 +93,32 @@ def test_the_farm_panel_escapes_what_it_shows() -> None:
     assert "<script>" not in page and "&lt;script&gt;" in page and "&lt;b&gt;node" in page
     assert 'data-state="busy"' in page and '<span id="farm-queued">3</span>' in page
     assert "--cluster ray" in farm_html({"enabled": False, "queued": 0})
+
+
+def test_the_cli_draws_a_bar_per_job_and_the_workers_on_a_terminal() -> None:
+    import io
+
+    from studio.cli.farm import ProgressBoard
+    from studio.services.farm import FarmState, WorkerView
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    class OneWorker:
+        def state(self) -> FarmState:
+            worker = WorkerView(index=0, pid=42, host="node-a", model="wan:m", state="busy", job="shot 2",
+                                job_id="j", done=3, total=4, message="step 3/4", restarts=0, jobs_done=1)
+            return FarmState("local (127.0.0.1)", "shared", (worker,), waiting=1)
+
+    out = Terminal()
+    board = ProgressBoard(OneWorker(), out)
+    board.job("s1", 1, 1, "done: takes/s1/tk_a.mp4")
+    board.job("s2", 3, 4, "worker 0: step 3/4")
+    board.draw()
+    board.draw(final=True)
+    first, second = out.getvalue().split("\x1b[4F")  # the second drawing goes back over the first 4 lines
+    assert "1/2 takes, 1 waiting" in first
+    assert "s2           [" + "#" * 18 + "." * 6 + "]  75%" in first
+    assert "worker 0 pid 42 on node-a: busy, model wan:m, shot 2" in first
+    assert second.count("\n") == 4
