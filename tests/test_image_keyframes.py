@@ -182,6 +182,35 @@ def test_img2img_keeps_the_sketch_at_strength_zero_and_follows_it_above(sdxl_dir
         run(backend, request(sdxl_dir, init_image=sketch, strength=1.5))
 
 
+def test_a_controlnet_follows_the_sketch_lines(sdxl_dir: Path, flux_dir: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers import StableDiffusionXLControlNetPipeline
+
+    from studio.backends.image import scribble
+
+    controlnet = tiny_image.build_controlnet(sdxl_dir, tmp_path / "scribble")
+    seen: list[dict[str, Any]] = []
+    original = StableDiffusionXLControlNetPipeline.__call__
+    monkeypatch.setattr(StableDiffusionXLControlNetPipeline, "__call__",
+                        lambda pipe, **kw: (seen.append(kw), original(pipe, **kw))[1])
+    backend = ImageBackend(model=str(sdxl_dir))
+    paper = np.full((H, W, 3), 250, np.uint8)
+    paper[20:24, 10:80] = 10  # a dark stroke
+    other = np.full((H, W, 3), 250, np.uint8)
+    other[10:60, 40:44] = 10
+    a = run(backend, request(sdxl_dir, init_image=paper, strength=0.5, control=str(controlnet)))
+    again = run(backend, request(sdxl_dir, init_image=paper, strength=0.5, control=str(controlnet)))
+    b = run(backend, request(sdxl_dir, init_image=other, strength=0.5, control=str(controlnet)))
+    assert a.metadata["pipeline"] == "StableDiffusionXLControlNetPipeline"
+    assert a.metadata["settings"]["controlnet"] == str(controlnet)
+    lines = np.asarray(seen[0]["image"])
+    assert lines[21, 40].min() > 200 and lines[40, 20].max() == 0  # white lines on black
+    assert np.array_equal(lines, scribble(paper))
+    assert np.array_equal(a.images[0], again.images[0]) and not np.array_equal(a.images[0], b.images[0])
+    with pytest.raises(GenerationError, match="has no ControlNet pipeline"):
+        run(ImageBackend(model=str(flux_dir)), request(flux_dir, init_image=paper, strength=0.5, control="auto"))
+
+
 # ------------------------------------------------------------------------------------------------
 # references and LoRAs
 

@@ -68,9 +68,32 @@ def test_make_four_variations_pick_one_and_see_it_as_the_panel(app, browser, tmp
     keyframe = wait_for(lambda: Project.open(project.root).load().shot("k1").keyframe("first"), what="keyframe")
     picked = np.asarray(Image.open(project.resolve(keyframe.path)))
     assert np.array_equal(picked, np.asarray(Image.open(project.resolve(variations[1].path))))
-    # the wall shows the picked picture as the panel (a poster of the keyframe)
-    page.wait_for_function("document.querySelector('.panel img') && document.querySelector('.panel img').src.length > 0")
-    assert page.locator(".panel").first.locator("img").count() >= max(1, before)
+    # the wall shows the picked picture as the panel (a poster of the keyframe; before, no picture)
+    assert before == 0
+    page.wait_for_function("(() => { const img = document.querySelector('.panel img');"
+                           " return img && img.complete && img.naturalWidth > 0; })()")
     page.screenshot(path=str(tmp_path / "keyframes.png"))
     page.screenshot(path="/tmp/keyframes_browser.png")
+    tab.close()
+
+
+def test_a_character_with_a_description_and_a_reference_picture_from_board_settings(app, browser, tmp_path: Path):
+    project, url, _ = app
+    picture = tmp_path / "face.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (40, 30, 3), dtype=np.uint8)).save(picture)
+    tab = Tab(browser, url)
+    page = tab.page
+    page.get_by_role("tab", name="Board settings").click()
+    page.locator("#looks").get_by_text("Cast and locations").click()
+    page.locator("#look-name input, #look-name textarea").first.fill("ADA")
+    page.locator("#look-description textarea").fill("a keeper in a yellow oilskin")
+    page.locator("#look-reference input[type=file]").set_input_files(str(picture))
+    page.wait_for_timeout(500)
+    page.locator("#look-save").click()
+    page.wait_for_function("document.querySelector('#look-list').innerText.includes('yellow oilskin')")
+    page.wait_for_function("document.querySelectorAll('#look-pictures img').length === 1")
+    member = Project.open(project.root).load().cast[0]
+    assert (member.name, member.description, len(member.references)) == ("ADA", "a keeper in a yellow oilskin", 1)
+    stored = np.asarray(Image.open(project.resolve(member.references[0])))
+    assert np.array_equal(stored, np.asarray(Image.open(picture)))
     tab.close()

@@ -119,6 +119,21 @@ def build_sdxl(folder: Path) -> Path:
     return folder
 
 
+def build_controlnet(sdxl_folder: Path, folder: Path) -> Path:
+    """A scribble-style ControlNet for the tiny SDXL, made from its UNet (random control weights)."""
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    unet = UNet2DConditionModel.from_pretrained(sdxl_folder, subfolder="unet")
+    torch.manual_seed(1)
+    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(4, 8))
+    with torch.no_grad():
+        for parameter in controlnet.parameters():
+            if not parameter.abs().sum():  # the zero convolutions: random, so the lines matter
+                parameter.copy_(torch.randn(parameter.shape) * 0.5)
+    controlnet.save_pretrained(folder)
+    return folder
+
+
 def random_lora(pipe, folder: Path, *, rank: int = 2, seed: int = 0, scale: float = 1.0) -> Path:
     """A LoRA of random weights for ``pipe``'s denoiser (transformer or unet), saved as diffusers
     saves one (``pytorch_lora_weights.safetensors``); returns the file."""

@@ -21,16 +21,24 @@ result (diffusers refuses a zero-step img2img).
 from __future__ import annotations
 
 import gc
+import inspect
 import math
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from studio.backends.base import GenerationCancelled, GenerationError, OutOfMemory
-from studio.backends.diffusers_common import MAX_ASPECT, DiffusersBackend, _empty_accelerator_cache, fit_keyframe
+from studio.backends.diffusers_common import (
+    MAX_ASPECT,
+    DiffusersBackend,
+    _empty_accelerator_cache,
+    fit_keyframe,
+    to_pil,
+)
 from studio.backends.loras import LoraRequest
 from studio.common import Progress, shown
 from studio.image_models import IMAGE_TASKS, ImageModelSpec, resolve_image_model
@@ -56,8 +64,11 @@ class ImageRequest:
     references: tuple[np.ndarray, ...] = ()
     """RGB uint8 reference pictures (cast, location) for an edit model."""
     loras: tuple[LoraRequest, ...] = ()
+    control: str | None = None
+    """Follow the sketch's lines with a ControlNet: "auto" (the catalog's scribble ControlNet for the
+    model), or a ControlNet folder / hub id; None: plain image to image."""
     options: dict[str, Any] = field(default_factory=dict)
-    """steps, guidance, max_sequence_length, max_area: recorded with every picture."""
+    """steps, guidance, max_sequence_length, max_area, control_scale: recorded with every picture."""
 
 
 @dataclass(frozen=True)
@@ -155,13 +166,17 @@ class ImageBackend(DiffusersBackend):
                     "device": str(self.device), "dtype": str(self.dtype).removeprefix("torch."),
                     "memory_profile": self.memory_profile}
         if task == "i2i":
-            settings["strength"] = strength
+            settings["strength"] = strength  # with a ControlNet only 0 (keep the sketch) applies
         metadata: dict[str, Any] = {
             "backend": self.name, "model": spec.key, "model_source": spec.source, "task": task,
             "prompt": request.prompt, "negative_prompt": request.negative_prompt, "seeds": list(request.seeds),
             "settings": settings, "adjustments": list(size.adjustments), "references": len(request.references),
             "loras": [lora.record() for lora in request.loras],
         }
+        control = self._controlnet_source(spec, request) if task == "i2i" else None
+        if control is not None:
+            settings["controlnet"] = control
+            settings["control_scale"] = float(options.get("control_scale", 0.8))
         if task == "i2i" and strength == 0:
             assert request.init_image is not None
             kept = fit_keyframe(request.init_image, request.width, request.height)
@@ -177,12 +192,16 @@ class ImageBackend(DiffusersBackend):
         import torch
 
         try:
-            pipe = self.pipeline(spec, class_name)
+            pipe = self.control_pipeline(spec, control) if control else self.pipeline(spec, class_name)
         except torch.OutOfMemoryError:
             self.unload()
             raise OutOfMemory("while loading the model: " + self._image_oom(size)) from None
         self.apply_request_loras(pipe, request, spec)  # type: ignore[arg-type]
         kwargs = self._call_kwargs(spec, task, request, size, steps, guidance, strength)
+        if control:
+            kwargs.pop("strength")
+            kwargs["image"] = to_pil(scribble(fit_keyframe(request.init_image, size.width, size.height)))
+            kwargs["controlnet_conditioning_scale"] = settings["control_scale"]
         # 5. run, one call per seed
         images = []
         total = len(request.seeds) * steps
@@ -198,11 +217,49 @@ class ImageBackend(DiffusersBackend):
                      "elapsed_s": round(time.perf_counter() - started, 3)}
         return ImageResult(tuple(images), metadata)
 
+    # -- ControlNet ---------------------------------------------------------------------------
+    def _controlnet_source(self, spec: ImageModelSpec, request: ImageRequest) -> str | None:
+        """Where the ControlNet for this request is, or None (plain image to image)."""
+        if not request.control:
+            return None
+        if not spec.controlnet_pipeline:
+            raise GenerationError(f"{spec.key} has no ControlNet pipeline in diffusers here; use plain image to "
+                                  "image (a strength) or a model that has one, such as sdxl-turbo")
+        source = spec.controlnet if request.control == "auto" else request.control
+        if not source:
+            raise GenerationError(f"no ControlNet is known for {spec.key}: name one (a folder or hub id)")
+        return source
+
+    def control_pipeline(self, spec: ImageModelSpec, source: str) -> Any:
+        """The model's ControlNet pipeline with ``source``'s ControlNet, sharing the resident
+        model's weights (the ControlNet is loaded once per source, from disk only)."""
+        import diffusers
+
+        key = f"{spec.controlnet_pipeline}:{source}"
+        self.pipeline(spec, spec.pipeline)  # the base model, loaded once
+        resident = self._resident
+        assert resident is not None
+        if key not in resident.derived:
+            folder = Path(source).expanduser()
+            load: dict[str, Any] = {} if folder.is_dir() else {"local_files_only": True, "cache_dir": self.cache_dir}
+            try:
+                controlnet = diffusers.ControlNetModel.from_pretrained(str(folder) if folder.is_dir() else source,
+                                                                       dtype=self.dtype, **load)
+            except (OSError, ValueError) as error:
+                raise GenerationError(f"ControlNet {shown(source)} is not on this machine or not a ControlNet "
+                                      f"({str(error).splitlines()[0][:200]}); download it with `hf download {source}`") from None
+            controlnet.to(self.device)
+            pipeline_class = getattr(diffusers, spec.controlnet_pipeline)  # type: ignore[arg-type]
+            parameters = inspect.signature(pipeline_class.__init__).parameters
+            shared = {name: value for name, value in resident.base.components.items() if name in parameters}
+            pipe = pipeline_class(**shared, controlnet=controlnet)
+            pipe.set_progress_bar_config(disable=True)
+            resident.derived[key] = pipe
+        return resident.derived[key]
+
     def _call_kwargs(self, spec: ImageModelSpec, task: str, request: ImageRequest, size: ImageSize, steps: int,
                      guidance: float, strength: float) -> dict[str, Any]:
         """The pipeline arguments: the same names across families, then each family's own."""
-        from studio.backends.diffusers_common import to_pil
-
         kwargs: dict[str, Any] = {"prompt": request.prompt, "height": size.height, "width": size.width,
                                   "num_inference_steps": steps, "guidance_scale": guidance, "output_type": "np"}
         family = spec.arch
@@ -221,8 +278,9 @@ class ImageBackend(DiffusersBackend):
         elif task == "edit":
             kwargs["image"] = to_pil(side_by_side([fit_keyframe(r, size.width, size.height)
                                                    for r in request.references]))
-            if family == "flux_kontext":
-                kwargs["_auto_resize"] = False  # keep the planned size (the board's aspect)
+            if family == "flux_kontext":  # keep the planned size (Kontext would make max_area's, 1 MP)
+                kwargs["_auto_resize"] = False
+                kwargs["max_area"] = size.width * size.height
         return kwargs
 
     def _run_once(self, pipe: Any, kwargs: dict[str, Any], progress: Progress, cancel: threading.Event,
@@ -267,6 +325,14 @@ class ImageBackend(DiffusersBackend):
         if nxt:
             return f"out of GPU memory with memory profile {self.memory_profile!r} ({where}); try {nxt!r} or a smaller model"
         return f"out of GPU memory even with memory profile {self.memory_profile!r} ({where}); use a smaller model"
+
+
+def scribble(sketch: np.ndarray) -> np.ndarray:
+    """A drawn sketch as a scribble ControlNet reads it: white lines on black (dark strokes on
+    light paper inverted, faint paper texture dropped)."""
+    gray = sketch.astype(np.float32).mean(axis=2)
+    lines = np.clip((255.0 - gray - 24.0) * 1.2, 0, 255).astype(np.uint8)
+    return np.repeat(lines[..., None], 3, axis=2)
 
 
 def side_by_side(pictures: list[np.ndarray]) -> np.ndarray:

@@ -76,10 +76,10 @@ def apply_loras(pipe: Any, wanted: tuple[LoraRequest, ...], loaded: tuple[LoraRe
         except (ValueError, RuntimeError, KeyError, TypeError, OSError) as error:
             _unload_quietly(pipe, wanted)
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise LoraError(f"LoRA {shown(lora.source)} does not fit model {model}: {first_line[:300]}") from None
+            raise LoraError(f"LoRA {lora.source!r} does not fit model {model}: {first_line[:300]}") from None
         if not any(lora.adapter_name in adapters for adapters in pipe.get_list_adapters().values()):
             _unload_quietly(pipe, wanted)
-            raise LoraError(f"LoRA {shown(lora.source)} does not fit model {model}: none of its weights name a "
+            raise LoraError(f"LoRA {lora.source!r} does not fit model {model}: none of its weights name a "
                             "layer of this model (it was made for another model)")
     pipe.set_adapters(names, adapter_weights=[w.weight for w in wanted])
     return wanted

@@ -30,6 +30,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     keyframe.add_argument("--rough", type=Path, default=None, help="a rough sketch to start from (with --from upload)")
     keyframe.add_argument("--strength", type=float, default=0.6,
                           help="how far from the sketch the picture may go: 0 keeps it, 1 ignores it")
+    keyframe.add_argument("--controlnet", default=None, metavar="auto|FOLDER|HUB_ID",
+                          help="follow the sketch's lines with a ControlNet (auto: the model's scribble ControlNet)")
     keyframe.add_argument("--no-references", action="store_true", help="leave the cast's reference pictures out")
     keyframe.add_argument("--steps", type=int, default=None)
     keyframe.add_argument("--device", default=None)
@@ -68,7 +70,7 @@ def cmd_keyframe(args: argparse.Namespace) -> int:
                     if value}
         batch = keyframes.generate_keyframes(
             project, args.shot, count=args.n, model=args.model, seed=args.seed, source=args.source, rough=rough,
-            strength=args.strength, references=not args.no_references, options=options, settings=settings,
+            strength=args.strength, control=args.controlnet, references=not args.no_references, options=options, settings=settings,
             progress=_show, cancel=threading.Event())
     except (GenerationError, FieldError, OSError) as error:
         print(file=sys.stderr)

@@ -106,6 +106,7 @@ def generate_keyframes(
     source: str = "text",
     rough: bytes | None = None,
     strength: float = 0.6,
+    control: str | None = None,
     references: bool = True,
     options: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
@@ -117,7 +118,9 @@ def generate_keyframes(
 
     ``source`` "panel" starts from the shot's drawn panel (else its first keyframe), "upload"
     from ``rough`` (image bytes, stored in the project); ``strength`` says how far from it the
-    picture may go (0 keeps it as drawn). ``references`` False ignores the cast's pictures.
+    picture may go (0 keeps it as drawn); ``control`` "auto" (or a ControlNet folder / hub id)
+    follows the sketch's lines with a ControlNet instead. ``references`` False ignores the cast's
+    pictures.
     """
     from studio.backends.image import ImageRequest
     from studio.services.cast import shot_loras, shot_references
@@ -147,7 +150,7 @@ def generate_keyframes(
         prompt=prompt, negative_prompt=shot.negative_prompt, width=board.width, height=board.height,
         seeds=seeds_for(base, count), model=chosen_model, init_image=sketch,
         strength=float(strength), references=tuple(ref_images) if use_refs else (),
-        loras=loras, options=dict(options or {}),
+        loras=loras, control=control if sketch is not None else None, options=dict(options or {}),
     )
     settings = {"memory_profile": board.memory_profile} | dict(settings or {})
     started = time.perf_counter()

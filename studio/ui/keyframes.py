@@ -45,6 +45,8 @@ class KeyframesPanel:
                                    min_width=80)
             self.references = gr.Checkbox(True, label="Use the cast's and location's reference pictures",
                                           elem_id="kf-references")
+            self.control = gr.Checkbox(False, label="Follow the sketch's lines (ControlNet, where the model has one)",
+                                       elem_id="kf-control")
             self.generate = gr.Button("Make variations", variant="primary", size="sm", elem_id="kf-generate")
         self.status = gr.Markdown("", elem_id="kf-status")
         self.gallery = gr.Gallery(label="Variations (click one, then use it)", columns=4, height=180,
@@ -108,7 +110,7 @@ def wire(ui: Any, panel: KeyframesPanel, view: Any, shown: list[Any], options: d
         return {**ui.failed(error), panel.status: f"⚠ {html.escape(str(error))}"}
 
     def generate(value: dict, model: str, count: Any, seed: str, source: str, strength: float, rough: str | None,
-                 steps: Any, references: bool) -> dict[Any, Any]:
+                 steps: Any, references: bool, control: bool) -> dict[Any, Any]:
         if not value or not value.get("shot"):
             return ui.unchanged()
         try:
@@ -120,7 +122,8 @@ def wire(ui: Any, panel: KeyframesPanel, view: Any, shown: list[Any], options: d
                 ui.services, ui.owner(value), project, value["shot"], count=int(count or 4), model=model or None,
                 seed=int(seed_text) if seed_text else None, source=source or "text", strength=float(strength),
                 rough=Path(rough).read_bytes() if rough and source == "upload" else None,
-                references=bool(references), options={"steps": int(steps)} if steps else {})
+                references=bool(references), control="auto" if control else None,
+                options={"steps": int(steps)} if steps else {})
             job = ui.services.jobs.wait(ui.owner(value), job.id, WAIT_SECONDS)
             if job.status != "done":
                 raise GenerationError(job.error or f"keyframes {job.status}")
@@ -149,7 +152,7 @@ def wire(ui: Any, panel: KeyframesPanel, view: Any, shown: list[Any], options: d
         return answer(value, f"variation {picked} is the {role} keyframe (Undo takes it back)")
 
     inputs = [view, panel.model, panel.count, panel.seed, panel.source, panel.strength, panel.rough, panel.steps,
-              panel.references]
+              panel.references, panel.control]
     panel.generate.click(generate, inputs, outputs, **{**options, "concurrency_id": "keyframes",
                                                        "concurrency_limit": 2})
     panel.gallery.select(select, [view], [panel.picked], **options)

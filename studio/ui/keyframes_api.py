@@ -41,15 +41,18 @@ def register(services: Any, opened: Callable[..., Any], owner: Callable[[Any], s
 
     def generate_keyframes(project: str, shot_id: str, count: int = 4, model: str = "", seed: int = -1,
                            source: str = "text", strength: float = 0.6, rough: str = "", references: bool = True,
-                           options: dict = None, wait: bool = True, request: gr.Request = None) -> dict:
+                           controlnet: str = "", options: dict = None, wait: bool = True,
+                           request: gr.Request = None) -> dict:
         """Queue ``count`` keyframe variations of a shot (seeds seed, seed+1, ...; -1: the shot's
         own when locked). ``source`` text, panel (its drawn panel) or upload (``rough``: a data
-        URL); ``strength`` 0 keeps the sketch. With wait, returns the job and the variations."""
+        URL); ``strength`` 0 keeps the sketch; ``controlnet`` "auto" (or a ControlNet folder or hub
+        id on the server) follows the sketch's lines. With wait, returns the job and the variations."""
         p = opened(project, request).project
         job = keyframes.submit_keyframes(
             services, owner(request), p, shot_id, count=int(count), model=model or None,
             seed=None if seed is None or seed < 0 else int(seed), source=source, strength=float(strength),
             rough=decode_data_url(rough, "rough") if rough else None, references=bool(references),
+            control=controlnet or None,
             options=dict(options or {}))
         answer = {"job": job.id, "status": job.status}
         if wait:

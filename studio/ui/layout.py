@@ -31,7 +31,7 @@ from studio.services.jobs import JobNotFound, QueueFull
 from studio.storage import AUDIO_SUFFIXES, Project, ProjectError
 from studio.timeline import shot_label
 from studio.scenes import shot_numbers
-from studio.ui import api, drawing, farm, keyframes, script, views, wall, workspaces
+from studio.ui import api, cast, drawing, farm, keyframes, script, views, wall, workspaces
 from studio.ui.inspector import MAX_SEGMENTS, TEXT, Inspector, camera_from, field_updates, same, shown_values
 from studio.ui.serving import MediaCache
 from studio.ui.timeline import TimelinePanel, track_value
@@ -58,6 +58,11 @@ FOCUS_JS = """(...args) => {
   return args;
 }"""
 """Runs in the browser before each poll: names the inspector field that has the focus."""
+SELECTION_JS = """(...args) => {
+  args[1] = [...document.querySelectorAll('#wall .panel.selected')].map(p => p.dataset.id).join(',');
+  return args;
+}"""
+"""Runs in the browser before a button that acts on the selected panels: sends their ids."""
 
 
 def interactive(update: Any, editable: bool) -> Any:
@@ -82,6 +87,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
         remembered = gr.BrowserState({"token": "", "project": ""}, storage_key="previz-studio-session")
         timer = gr.Timer(POLL_SECONDS)
         focus = gr.Textbox(visible=False)
+        picked = gr.Textbox(visible=False)
 
         with gr.Row(equal_height=True):
             header = gr.Markdown("## Previz Studio", elem_id="header")
@@ -134,6 +140,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
                                             elem_id="s-scratch_dialogue")
                 s_cast = gr.Textbox(label="Cast: one per line, NAME or NAME: voice (espeak-ng, e.g. en-us+f3)",
                                     lines=3, elem_id="s-cast")
+                looks_panel = cast.LooksPanel()
 
             with gr.Tab("Script", id="script"):
                 script_panel = script.ScriptPanel()
@@ -170,7 +177,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
         ui = _Handlers(services, media, ins, panels=panels, board_progress=board_progress, header=header,
                        undo=undo_button, redo=redo_button, running=timeline_panel.running, strip=timeline_panel.track,
                        recent=recent, project_info=project_info, formats=timeline_panel.formats, settings=settings,
-                       team=team, edit_controls=edit_controls)
+                       team=team, edit_controls=edit_controls, looks=looks_panel)
         shown = ui.all_outputs(view) + team.outputs()
         in_shown = {id(widget) for widget in shown}
         opening = shown + [widget for widget in edit_controls if id(widget) not in in_shown]
@@ -215,11 +222,11 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
         # -- the wall --------------------------------------------------------------------------
         panels.click(ui.wall_action, [view], shown, **WALL)
         add.click(ui.add_shot, [view], shown, **WALL)
-        duplicate.click(ui.duplicate, [view], shown, **WALL)
-        delete.click(ui.delete, [view], shown, **WALL)
+        duplicate.click(ui.duplicate, [view, picked], shown, js=SELECTION_JS, **WALL)
+        delete.click(ui.delete, [view, picked], shown, js=SELECTION_JS, **WALL)
         undo_button.click(ui.step("undo"), [view], shown, **WALL)
         redo_button.click(ui.step("redo"), [view], shown, **WALL)
-        render_selected.click(ui.render("selected"), [view], shown, **EDIT)
+        render_selected.click(ui.render("selected"), [view, picked], shown, js=SELECTION_JS, **EDIT)
         render_missing.click(ui.render("missing"), [view], shown, **EDIT)
         render_all.click(ui.render("all"), [view], shown, **EDIT)
         cancel_all.click(ui.cancel_mine, [view], shown, **EDIT)
@@ -255,6 +262,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
         script.wire(ui, script_panel, view, shown, EDIT, PUBLIC_ERRORS)
         drawing.wire(ui, ins.drawing, view, shown, EDIT, PUBLIC_ERRORS)
         keyframes.wire(ui, ins.image, view, shown, EDIT, PUBLIC_ERRORS)
+        cast.wire(ui, looks_panel, view, shown, EDIT, PUBLIC_ERRORS)
 
         # -- board settings --------------------------------------------------------------------
         for name, widget in settings.items():
@@ -304,7 +312,7 @@ class _Handlers:
                 self.ins.heading, *self.ins.fields.values(), *self.ins.rows, *self.ins.move_widgets,
                 self.ins.keyframes, self.ins.kf_frame, self.ins.takes, self.ins.take_info, self.ins.player,
                 self.ins.compare_a, self.ins.compare_b, self.ins.compare, self.ins.timing,
-                *self.ins.drawing.outputs, *self.ins.image.outputs]
+                *self.ins.drawing.outputs, *self.ins.image.outputs, *w["looks"].outputs]
 
     @staticmethod
     def owner(value: dict) -> str:
@@ -352,6 +360,7 @@ class _Handlers:
                   "words_per_second": board.words_per_second, "scratch_dialogue": board.scratch_dialogue,
                   "cast": "\n".join(m.name + (f": {m.voice}" if m.voice else "") for m in board.cast)}
         updates.update({widget: values[name] for name, widget in w["settings"].items()})
+        updates.update(cast.listing(self, project, board))
         return updates
 
     def board_updates(self, value: dict, project: Project, board: Board, select: str | None = None) -> dict[Any, Any]:
@@ -516,20 +525,25 @@ class _Handlers:
             return self.failed(error)
         return self.refreshed({**value, "selection": [new_id]}, select=new_id, message=("saved", "shot added"))
 
-    def selection(self, value: dict) -> list[str]:
-        return value.get("selection") or ([value["shot"]] if value.get("shot") else [])
+    @staticmethod
+    def selection(value: dict, picked: str | None = None) -> list[str]:
+        """The shots an action applies to: ``picked``, the ids the page had selected when the
+        button was pressed (SELECTION_JS), so a click right after a shift-click never acts on the
+        selection before it; else the tab's last known selection, else its shot."""
+        ids = [i for i in (picked or "").split(",") if i]
+        return ids or value.get("selection") or ([value["shot"]] if value.get("shot") else [])
 
-    def duplicate(self, value: dict) -> dict[Any, Any]:
+    def duplicate(self, value: dict, picked: str | None = None) -> dict[Any, Any]:
         try:
-            _, made = edits.duplicate_shots(self.project(value), self.selection(value),
+            _, made = edits.duplicate_shots(self.project(value), self.selection(value, picked),
                                             self.owner(value))
         except PUBLIC_ERRORS as error:
             return self.failed(error)
         return self.refreshed({**value, "selection": made[-1:]}, select=made[-1],
                               message=("saved", f"{len(made)} shot(s) duplicated"))
 
-    def delete(self, value: dict) -> dict[Any, Any]:
-        ids = self.selection(value)
+    def delete(self, value: dict, picked: str | None = None) -> dict[Any, Any]:
+        ids = self.selection(value, picked)
         try:
             project = self.project(value)
             before = [s.id for s in self.services.board(project).shots]
@@ -552,9 +566,9 @@ class _Handlers:
         return run
 
     def render(self, which: str) -> Callable:
-        def run(value: dict) -> dict[Any, Any]:
+        def run(value: dict, picked: str | None = None) -> dict[Any, Any]:
             try:
-                ids = self.selection(value) if which == "selected" else None
+                ids = self.selection(value, picked) if which == "selected" else None
                 jobs = self.services.submit_renders(self.owner(value), self.project(value),
                                                   ids, only_missing=which == "missing")
             except PUBLIC_ERRORS as error:
