@@ -186,6 +186,22 @@ def timed(fn, runs: int) -> tuple[float, float, object]:
     return statistics.median(walls), statistics.median(cpus), result
 
 
+def paired(ours, theirs, runs: int) -> tuple[float, float, float, float, float]:
+    """Ours and theirs run alternately ``runs`` times (so both meet the same load): median wall
+    seconds of each, the median of the per-pair ratios (theirs / ours: above 1 means ours is
+    faster), and the median CPU seconds of each (this process and its ffmpeg children)."""
+    walls: tuple[list[float], list[float]] = ([], [])
+    cpus: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        for index, fn in enumerate((ours, theirs)):
+            wall, cpu, _ = timed(fn, 1)
+            walls[index].append(wall)
+            cpus[index].append(cpu)
+    ratios = [t / o for o, t in zip(*walls)]
+    return (statistics.median(walls[0]), statistics.median(walls[1]), statistics.median(ratios),
+            statistics.median(cpus[0]), statistics.median(cpus[1]))
+
+
 def stream_encode(backend: AnimaticBackend, req: ShotRequest, out: Path) -> int:
     """Render + encode as services/render.py does: frames go to ffmpeg as they are made."""
     stream = backend.stream(req, lambda *_: None, threading.Event())
@@ -253,13 +269,14 @@ def main() -> None:
                 theirs_s, theirs_cpu, theirs = timed(lambda: run_zoompan_raw(image_path, vf, args.frames, width, height), args.runs)
                 assert clip.frames.shape == theirs.shape, (clip.frames.shape, theirs.shape)
                 out_mp4 = tmp / "ours.mp4"
-                ours_enc_s, _, _ = timed(lambda: stream_encode(backend, req, out_mp4), args.runs)
                 zp_cmd = zoompan_command(image_path, vf, args.frames, [*TAKE_ENCODING, "-r", str(FPS), str(tmp / "zoompan.mp4")])
-                theirs_enc_s, _, _ = timed(lambda: subprocess.run(zp_cmd, check=True), args.runs)
+                load = os.getloadavg()[0]
+                ours_enc_s, theirs_enc_s, enc_ratio, ours_enc_cpu, theirs_enc_cpu = paired(lambda: stream_encode(backend, req, out_mp4),
+                                                                lambda: subprocess.run(zp_cmd, check=True), args.runs)
                 fps = lambda seconds: args.frames / seconds  # noqa: E731
                 cpu_ms = lambda seconds: seconds / args.frames * 1000  # noqa: E731
                 speed_rows.append((f"{width}x{height}", move, fps(ours_s), fps(theirs_s), fps(ours_enc_s), fps(theirs_enc_s),
-                                   cpu_ms(ours_cpu), cpu_ms(theirs_cpu)))
+                                   enc_ratio, load, cpu_ms(ours_enc_cpu), cpu_ms(theirs_enc_cpu), cpu_ms(ours_cpu), cpu_ms(theirs_cpu)))
                 if (width, height) == sizes[0]:
                     direct = np.stack([cv2.warpPerspective(image, m, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                                                            borderMode=cv2.BORDER_REPLICATE) for m in maps])
@@ -278,13 +295,16 @@ def main() -> None:
         for move in ("truck_right", "dolly_in"):
             req = layered_request(move, image, width, height, args.frames)
             ours_s, ours_cpu, clip = timed(lambda: two_cores.generate(req, lambda *_: None, threading.Event()), args.runs)
-            ours_enc_s, _, _ = timed(lambda: stream_encode(two_cores, req, tmp / "layers.mp4"), args.runs)
             maps = path_maps(move, width, height, width, height, args.frames)
             vf = zoompan_filter(maps, width, height, width)
             zp_cmd = zoompan_command(image_path, vf, args.frames, [*TAKE_ENCODING, "-r", str(FPS), str(tmp / "zoompan.mp4")])
-            theirs_enc_s, _, _ = timed(lambda: subprocess.run(zp_cmd, check=True), args.runs)
+            load = os.getloadavg()[0]
+            ours_enc_s, theirs_enc_s, enc_ratio, ours_enc_cpu, theirs_enc_cpu = paired(lambda: stream_encode(two_cores, req, tmp / "layers.mp4"),
+                                                            lambda: subprocess.run(zp_cmd, check=True), args.runs)
             fps = lambda seconds: args.frames / seconds  # noqa: E731
-            layer_rows.append((move, fps(ours_s), args.frames / ours_cpu * 2, fps(ours_enc_s), fps(theirs_enc_s)))
+            cpu_ms = lambda seconds: seconds / args.frames * 1000  # noqa: E731
+            layer_rows.append((move, fps(ours_s), args.frames / ours_cpu * 2, fps(ours_enc_s), fps(theirs_enc_s), enc_ratio, load,
+                               cpu_ms(ours_enc_cpu), cpu_ms(theirs_enc_cpu)))
             if move == "truck_right":
                 layer_jitter_rows = layer_jitter(clip.frames, clip.metadata, move, width, height)
             print(f"3 layers {move}: {fps(ours_s):.0f} fps render, {fps(ours_enc_s):.0f} fps render+encode "
@@ -300,13 +320,17 @@ def main() -> None:
         "",
         f"Same move, same keyframe (2x the output size), {args.frames} frames, medians of {args.runs} runs. "
         "Render only = frames in memory (zoompan: piped out as raw RGB); + encode = H.264 with TAKE_ENCODING "
-        "(ours streamed into studio.media.write_video_stream as a take is made, zoompan in the same ffmpeg process).",
+        "(ours streamed into studio.media.write_video_stream as a take is made, zoompan in the same ffmpeg process); "
+        "the two + encode runs alternate (ours, zoompan, ours, ...) so each pair meets the same load, and the ratio is "
+        "the median of the pairs' ratios. 'load' is the 1-minute load average when the pairs started.",
         "",
-        "| size | move | ours fps | zoompan fps | ratio | ours + encode fps | zoompan + encode fps | ratio |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| size | move | ours fps | zoompan fps | ratio | ours + encode fps | zoompan + encode fps | ratio (median of pairs) "
+        "| + encode CPU ms/frame, ours / zoompan | load |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for size, move, ours, theirs, ours_enc, theirs_enc, _, _ in speed_rows:
-        lines.append(f"| {size} | {move} | {ours:.0f} | {theirs:.0f} | {ours / theirs:.1f}x | {ours_enc:.0f} | {theirs_enc:.0f} | {ours_enc / theirs_enc:.1f}x |")
+    for size, move, ours, theirs, ours_enc, theirs_enc, enc_ratio, load, ours_enc_ms, theirs_enc_ms, _, _ in speed_rows:
+        lines.append(f"| {size} | {move} | {ours:.0f} | {theirs:.0f} | {ours / theirs:.1f}x | {ours_enc:.0f} | {theirs_enc:.0f} | "
+                     f"{enc_ratio:.2f}x | {ours_enc_ms:.1f} / {theirs_enc_ms:.1f} | {load:.1f} |")
     lines += [
         "",
         "Render-only CPU time per frame (all threads of our process; the ffmpeg child's user+system time), "
@@ -351,15 +375,18 @@ def main() -> None:
     lines += [
         "",
         f"Three-layer drawn panel at 832x480 (depths {', '.join(f'{d:g}' for d in LAYER_DEPTHS)}: an opaque far layer, "
-        "opaque bands on transparent mid and near layers), 2 worker threads, one warp per layer per frame and a "
-        "premultiplied 'over'; render + encode streams frames into ffmpeg as they are made. The zoompan column films the "
+        "opaque bands on transparent mid and near layers), 2 worker threads; each frame is planned in 32 px tiles "
+        "(a layer warped straight in where it is the topmost opaque one, blended with a premultiplied 'over' only where "
+        "it is partly painted, skipped where hidden); render + encode streams frames into ffmpeg (as yuv420p) as they are made. The zoompan column films the "
         "flattened panel (one plane: no parallax) with the same move. 'CPU-bound 2-core fps' = 2 cores / CPU seconds per frame.",
         "",
-        "| move | ours render fps | CPU-bound 2-core fps | ours render + encode fps | zoompan + encode fps | ratio |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| move | ours render fps | CPU-bound 2-core fps | ours render + encode fps | zoompan + encode fps | ratio (median of pairs) "
+        "| + encode CPU ms/frame, ours / zoompan | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for move, ours, cpu_fps, ours_enc, theirs_enc in layer_rows:
-        lines.append(f"| {move} | {ours:.0f} | {cpu_fps:.0f} | {ours_enc:.0f} | {theirs_enc:.0f} | {ours_enc / theirs_enc:.2f}x |")
+    for move, ours, cpu_fps, ours_enc, theirs_enc, enc_ratio, load, ours_enc_ms, theirs_enc_ms in layer_rows:
+        lines.append(f"| {move} | {ours:.0f} | {cpu_fps:.0f} | {ours_enc:.0f} | {theirs_enc:.0f} | {enc_ratio:.2f}x | "
+                     f"{ours_enc_ms:.1f} / {theirs_enc_ms:.1f} | {load:.1f} |")
     lines += [
         "",
         "Jitter per layer (truck_right; patches in the third of the frame each layer alone shows, against the camera "

@@ -230,6 +230,8 @@ class _Warper:
         self.plan: list[list[tuple[float, list[tuple[tuple[int, int, int], np.ndarray]]]]] = []
         self.classes: dict[tuple[int, int], np.ndarray] = {}
         """(source, plane) of a layer: its (T, rows, cols) tile classes."""
+        self.rects: dict[bytes, list[_Rect]] = {}
+        """Rects of a tile mask, by its bytes: neighbouring frames mostly share their plans."""
 
     def prepare(self, cancel: threading.Event, pool: ThreadPoolExecutor) -> None:
         """Build every level the shot needs (in parallel), each frame's plan (per source its
@@ -303,13 +305,20 @@ class _Warper:
             top[tiles == SOLID] = p
         steps: list[_Step] = []
         if (top < 0).any():
-            steps.append(((-1, -1, -1), np.eye(3), True, _rects(top < 0, self.width, self.height), []))
+            steps.append(((-1, -1, -1), np.eye(3), True, self._rects(top < 0), []))
         for p, tiles in enumerate(classes):
-            direct = _rects(top == p, self.width, self.height)
-            blend = _rects((top < p) & (tiles == PARTIAL), self.width, self.height)
+            direct = self._rects(top == p)
+            blend = self._rects((top < p) & (tiles == PARTIAL))
             if direct or blend:
                 steps.append((entries[p][0], entries[p][1], planes[p].opaque, direct, blend))
         return steps
+
+    def _rects(self, mask: np.ndarray) -> list[_Rect]:
+        key = np.packbits(mask).tobytes() + repr(mask.shape).encode()
+        rects = self.rects.get(key)
+        if rects is None:
+            rects = self.rects[key] = _rects(mask, self.width, self.height)
+        return rects
 
     @staticmethod
     def _warp(level: np.ndarray, matrix: np.ndarray, dst: np.ndarray, opaque: bool = True) -> np.ndarray:
