@@ -180,6 +180,16 @@ def test_img2img_keeps_the_sketch_at_strength_zero_and_follows_it_above(sdxl_dir
     assert np.array_equal(a.images[0], again.images[0]) and not np.array_equal(a.images[0], b.images[0])
     with pytest.raises(GenerationError, match="strength must be from 0"):
         run(backend, request(sdxl_dir, init_image=sketch, strength=1.5))
+    turbo = run(backend, request(sdxl_dir, init_image=sketch, strength=0.3, options={**OPTIONS, "steps": 1}))
+    assert turbo.metadata["settings"]["steps"] == 4 and "would run no denoising step" in turbo.metadata["adjustments"][-1]
+
+
+def test_memory_profiles_apply_to_the_image_model(flux_dir: Path) -> None:
+    tiled = ImageBackend(model=str(flux_dir), memory_profile="vae_tiling")
+    result = run(tiled, request(flux_dir))
+    assert result.metadata["settings"]["memory_profile"] == "vae_tiling" and tiled._resident.base.vae.use_tiling
+    with pytest.raises(GenerationError, match="moves weights between the CPU and an accelerator"):
+        ImageBackend(model=str(flux_dir), memory_profile="model_offload")
 
 
 def test_a_controlnet_follows_the_sketch_lines(sdxl_dir: Path, flux_dir: Path, tmp_path: Path,
@@ -377,3 +387,21 @@ def test_takes_weave_the_cast_in_and_send_references_and_loras_to_wan_vace(tmp_p
     assert record["loras"] == [{"source": str(lora), "weight": 0.8}] and record["references"] == 1
     assert record["generation"]["reference_images"] == 1 and record["generation"]["loras"] == record["loras"]
     assert record["prompt"] == "a lighthouse keeper"  # the card's words: staleness is judged on them
+
+
+def test_the_cli_makes_lists_and_picks_variations(project: Project, flux_dir: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    from studio.cli import main
+
+    assert main(["keyframe", str(project.root), "--shot", "s2", "--n", "2", "--model", str(flux_dir), "--seed", "9",
+                 "--steps", "2"]) == 0
+    made = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("kv_")]
+    assert len(made) == 2
+    assert main(["keyframe", str(project.root), "--shot", "s2", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(variation in listed for variation in made) and "seed 9" in listed and "seed 10" in listed
+    assert main(["keyframe", str(project.root), "--shot", "s2", "--pick", made[1], "--role", "mid", "--frame", "5"]) == 0
+    keyframe = project.load().shot("s2").keyframes[0]
+    assert (keyframe.role, keyframe.frame) == ("mid", 5)
+    assert main(["keyframe", str(project.root), "--shot", "s2", "--n", "0"]) == 1
+    assert "ount: must be a whole number from 1 to 16" in capsys.readouterr().err

@@ -96,4 +96,16 @@ def test_a_character_with_a_description_and_a_reference_picture_from_board_setti
     assert (member.name, member.description, len(member.references)) == ("ADA", "a keeper in a yellow oilskin", 1)
     stored = np.asarray(Image.open(project.resolve(member.references[0])))
     assert np.array_equal(stored, np.asarray(Image.open(picture)))
+    # LoRAs for the board (Board settings) and for one shot (its Image tab), typed one per line
+    page.locator("#s-loras textarea").fill("style/ink: 0.7")
+    page.locator("#s-loras textarea").press("Tab")
+    wait_for(lambda: Project.open(project.root).load().loras, what="board LoRAs")
+    page.get_by_role("tab", name="Board", exact=True).click()
+    tab.select(1)
+    tab.tab("Image")
+    tab.field("loras").fill("/models/sea.safetensors: 0.5")
+    tab.field("loras").press("Tab")
+    shot = wait_for(lambda: Project.open(project.root).load().shot("k2").loras, what="shot LoRAs")
+    assert [(lora.source, lora.weight) for lora in shot] == [("/models/sea.safetensors", 0.5)]
+    assert [(lora.source, lora.weight) for lora in Project.open(project.root).load().loras] == [("style/ink", 0.7)]
     tab.close()

@@ -160,8 +160,13 @@ class ImageBackend(DiffusersBackend):
             raise GenerationError(f"steps must be at least 1, got {steps}")
         if task == "i2i" and not 0 <= strength <= 1:
             raise GenerationError(f"strength must be from 0 (keep the sketch) to 1 (ignore it), got {shown(strength)}")
-        # 3. size
+        # 3. size (and enough steps that image to image runs at least one: diffusers runs steps x strength)
         size = plan_image_size(request.width, request.height, spec, options.get("max_area"))
+        if task == "i2i" and 0 < strength <= 1 and int(steps * strength) < 1:
+            needed = math.ceil(1 / strength)
+            size = ImageSize(size.width, size.height, size.adjustments + (
+                f"steps: {steps} at strength {strength:g} would run no denoising step; {needed} were used",))
+            steps = needed
         settings = {"steps": steps, "guidance": guidance, "width": size.width, "height": size.height,
                     "device": str(self.device), "dtype": str(self.dtype).removeprefix("torch."),
                     "memory_profile": self.memory_profile}
@@ -267,6 +272,8 @@ class ImageBackend(DiffusersBackend):
             kwargs["negative_prompt"] = request.negative_prompt
         if "max_sequence_length" in request.options and family not in ("sdxl", "sd"):
             kwargs["max_sequence_length"] = int(request.options["max_sequence_length"])
+        elif family == "flux":
+            kwargs["max_sequence_length"] = 256  # FLUX.1-schnell's T5 window
         if family == "sana_sprint":
             kwargs["use_resolution_binning"] = False  # the size is planned here, at the board's aspect
         if family == "qwen_edit":

@@ -54,7 +54,7 @@ LABELS = MappingProxyType({
     "memory_profile": "Memory profile", "lens_mm": "Lens (mm)", "int_ext": "INT/EXT",
     "shot_size": "Shot size", "shot_numbering": "Shot numbering", "words_per_second": "Words per second",
     "scratch_dialogue": "Scratch dialogue", "cast": "Cast", "scene_id": "Scene",
-    "take_audio_level": "Take sound level (dB)", "quality": "Quality",
+    "take_audio_level": "Take sound level (dB)", "loras": "LoRAs", "quality": "Quality",
 })
 MODEL_TO_FIELD = MappingProxyType({
     "duration": "duration_s", "length": "transition_frames", "trim_in": "duration_s", "keyframes": "duration_s",
@@ -180,15 +180,34 @@ def keep_looks(old: tuple[CastMember, ...], new: tuple[CastMember, ...]) -> tupl
 
 
 def _loras(field: str, value: Any) -> tuple[Any, ...]:
-    """[{"source", "weight"}, ...] (a board's or a shot's LoRAs)."""
+    """[{"source", "weight"}, ...] (a board's or a shot's LoRAs), or lines "SOURCE" / "SOURCE: weight"
+    as typed in a text box."""
     from studio.board_codec import loras_from_list
 
+    if isinstance(value, str):
+        value = [lora_line(line) for line in value.splitlines() if line.strip()]
     if not isinstance(value, (list, tuple)):
         raise FieldError(field, f"must be a list of {{source, weight}}, got {_shown(value)}")
     try:
         return loras_from_list(list(value), field)
     except BoardError as error:
         raise FieldError(field, str(error)) from None
+
+
+def lora_line(line: str) -> dict[str, Any]:
+    """"style/ink: 0.7" -> {"source": "style/ink", "weight": 0.7}; no weight means 1."""
+    source, sep, weight = line.strip().rpartition(":")
+    if sep:
+        try:
+            return {"source": source.strip(), "weight": float(weight)}
+        except ValueError:
+            pass
+    return {"source": line.strip(), "weight": 1.0}
+
+
+def lora_lines(loras: tuple[Any, ...]) -> str:
+    """LoRAs as the text box shows them (one per line, ": weight" unless 1)."""
+    return "\n".join(lora.source + (f": {lora.weight:g}" if lora.weight != 1 else "") for lora in loras)
 
 
 def _camera(shot: Shot, changes: Mapping[str, Any]) -> tuple[CameraMove, ...]:

@@ -20,12 +20,13 @@ import gradio as gr
 
 from studio.board import ANGLES, EASINGS, INT_EXT, KEYFRAME_ROLES, MOVES, SHOT_SIZES, TRANSITIONS, Board, Shot
 from studio.ui.drawing import DrawingPanel
+from studio.services.fields import lora_lines
 from studio.ui.keyframes import KeyframesPanel
 
 MAX_SEGMENTS = 4
 """Camera moves a shot can combine in the inspector (the model takes up to 8)."""
 TEXT = ("title", "prompt", "negative_prompt", "location", "characters", "action", "speaker", "dialogue", "notes",
-        "seed")
+        "seed", "loras")
 NUMBERS = ("lens_mm", "duration_s", "transition_frames")
 CHOICES = ("shot_size", "angle", "int_ext", "transition", "seed_locked", "continuity", "quality")
 
@@ -113,6 +114,8 @@ class Inspector:
                 self.drawing = DrawingPanel()
             with gr.Tab("Image", id="image", elem_id="image-tab"):
                 self.image = KeyframesPanel()
+                f["loras"] = gr.Textbox(label="LoRAs for this shot, on top of the board's (one per line: a file, "
+                                              "folder or hub id, then ': weight')", lines=2, elem_id="insp-loras")
             with gr.Tab("Takes", id="takes", elem_id="takes-tab"):
                 self.takes = gr.Gallery(label="Takes (click one to choose it)", columns=4, height=150,
                                         allow_preview=False, object_fit="contain", elem_id="take-strip",
@@ -165,6 +168,7 @@ def shown_values(board: Board, shot: Shot) -> dict[str, Any]:
         "transition_frames": shot.transition.length,
         "camera": [[m.move, m.intensity, m.easing] for m in shot.camera],
         "quality": shot.quality or "",
+        "loras": lora_lines(shot.loras),
     }
 
 

@@ -130,8 +130,9 @@ def wire(ui: Any, panel: KeyframesPanel, view: Any, shown: list[Any], options: d
         except public as error:
             return failed(error)
         made = job.result.variations
+        note = made[0].record.get("note") or ""
         return answer(value, f"{len(made)} variation(s) made (seeds {made[0].seed}–{made[-1].seed}): "
-                             "click one, then Use as keyframe")
+                             "click one, then Use as keyframe" + (f". Note: {note}" if note else ""))
 
     def select(value: dict, event: gr.SelectData) -> Any:
         project = ui.project(value, "viewer")

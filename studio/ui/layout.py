@@ -26,7 +26,7 @@ from studio.board import MEMORY_PROFILES, Board, BoardError, Shot
 from studio.services import edits
 from studio.services.access import EDITOR, VIEWER, Opened, Who
 from studio.services.app import StudioServices
-from studio.services.fields import FieldError, random_seed
+from studio.services.fields import FieldError, lora_lines, random_seed
 from studio.services.jobs import JobNotFound, QueueFull
 from studio.storage import AUDIO_SUFFIXES, Project, ProjectError
 from studio.timeline import shot_label
@@ -140,6 +140,8 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
                                             elem_id="s-scratch_dialogue")
                 s_cast = gr.Textbox(label="Cast: one per line, NAME or NAME: voice (espeak-ng, e.g. en-us+f3)",
                                     lines=3, elem_id="s-cast")
+                s_loras = gr.Textbox(label="LoRAs for every shot (one per line: a .safetensors file, folder or hub id, "
+                                           "then ': weight')", lines=2, elem_id="s-loras")
                 looks_panel = cast.LooksPanel()
 
             with gr.Tab("Script", id="script"):
@@ -171,7 +173,7 @@ def build_ui(services: StudioServices, media: MediaCache, start_project: Project
                     "default_backend": s_backend, "default_model": s_model, "memory_profile": s_memory,
                     "quality": s_quality,
                     "shot_numbering": s_numbering, "words_per_second": s_wps, "scratch_dialogue": s_scratch,
-                    "cast": s_cast}
+                    "cast": s_cast, "loras": s_loras}
         edit_controls = [add, duplicate, delete, render_selected, render_missing, render_all, cancel_all,
                          *settings.values(), s_keep, *ins.edit_controls]
         ui = _Handlers(services, media, ins, panels=panels, board_progress=board_progress, header=header,
@@ -358,7 +360,8 @@ class _Handlers:
                   "memory_profile": board.memory_profile, "quality": board.quality,
                   "shot_numbering": board.shot_numbering,
                   "words_per_second": board.words_per_second, "scratch_dialogue": board.scratch_dialogue,
-                  "cast": "\n".join(m.name + (f": {m.voice}" if m.voice else "") for m in board.cast)}
+                  "cast": "\n".join(m.name + (f": {m.voice}" if m.voice else "") for m in board.cast),
+                  "loras": lora_lines(board.loras)}
         updates.update({widget: values[name] for name, widget in w["settings"].items()})
         updates.update(cast.listing(self, project, board))
         return updates
