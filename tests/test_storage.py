@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.board import Board, Keyframe, Shot
+from studio.board import AudioTrack, Board, CastMember, Keyframe, Layer, Panel, Scene, Shot
 from studio.storage import (
     BACKUPS_KEPT,
     CorruptBoardError,
@@ -261,3 +261,31 @@ def test_board_json_has_one_line_per_shot(tmp_path: Path) -> None:
     project.update(lambda b: b.with_shot(b.shot("s1").replace(prompt="changed")))
     after = project.board_path.read_text(encoding="utf-8").splitlines()
     assert [a != b for a, b in zip(lines, after) if '"id": "s' in a] == [False, True, False]
+
+
+def test_a_symlink_that_stays_inside_the_folder_is_accepted(tmp_path: Path) -> None:
+    project = Project.create(tmp_path / "p", Board())
+    (project.keyframes_dir / "real").mkdir()
+    (project.keyframes_dir / "real" / "a.png").write_bytes(b"x")
+    os.symlink(project.keyframes_dir / "real", project.keyframes_dir / "alias")
+    assert project.resolve("keyframes/alias/a.png") == project.root / "keyframes/alias/a.png"
+    assert project.resolve("keyframes/not/there/yet.png") == project.root / "keyframes/not/there/yet.png"
+
+
+def test_the_board_a_save_keeps_in_memory_is_the_board_a_fresh_load_parses(tmp_path: Path) -> None:
+    """Project.save keeps what it wrote for the next load(): it must equal a parse of the file,
+    for a board with scenes, cast, dialogue, panels, takes and audio (the sample board)."""
+    project = Project.open(Path(__file__).resolve().parents[1] / "assets" / "sample-board").save_as(
+        tmp_path / "copy", template=True)
+    scenes = (Scene("sc1", "1", "INT", "Lighthouse", "night", "Ada reads the letter."),)
+    panel = Panel("first", "keyframes/flat.png", (Layer("back", "keyframes/back.png", 3.0),
+                                                 Layer("front", "keyframes/front.png", 0.5, visible=False, opacity=0.7)))
+    saved = project.update(lambda b: b.replace(
+        title="Renamed", scenes=scenes, cast=(CastMember("ADA", "en+f3"),), shot_numbering="scene",
+        audio=AudioTrack("audio/scratch.wav", offset=12, level=-3.0),
+        shots=(b.shots[0].replace(title="First", dialogue="Hello there.", speaker="ADA", scene_id="sc1",
+                                  panels=(panel,)), *b.shots[1:])))
+    assert project.load() is saved  # no parse after its own write
+    assert Project.open(project.root).load() == saved
+    os.utime(project.board_path)  # a change of the file on disk: parsed again
+    assert project.load() is not saved and project.load() == saved

@@ -87,6 +87,7 @@ class Session:
         """Open the Project tab; the picker's options."""
         self.page.get_by_role("tab", name="Project").click()
         self.page.locator("#recent input").click()
+        self.page.get_by_role("option").first.wait_for()  # the list opens a moment after the click
         options = self.page.get_by_role("option").all_inner_texts()
         self.page.keyboard.press("Escape")
         return options
@@ -104,15 +105,21 @@ def test_interrupted_renders_picker_and_sharing_in_the_browser(team) -> None:
     items = page.locator("#interrupted-jobs .interrupted")
     assert items.count() == 2 and "interrupted by a server restart" in items.nth(0).inner_text()
     page.screenshot(path="/tmp/team-interrupted.png")
+    assert page.locator("#add-shot").is_enabled() and page.locator("#generate").is_enabled()
+    second = Session(browser, url, "alice")  # her second tab: its list follows the first one's clicks
+    second.page.wait_for_function("document.querySelectorAll('#interrupted-jobs .interrupted').length === 2")
 
     items.nth(0).get_by_role("button", name="Queue again").click()
     page.wait_for_function("document.querySelectorAll('#interrupted-jobs .interrupted').length === 1")
+    second.page.wait_for_function("document.querySelectorAll('#interrupted-jobs .interrupted').length === 1")
     page.wait_for_function("document.querySelector('.panel .badge').innerText.includes('done')", timeout=120_000)
     takes = [shot.takes for shot in Project.open(folder).load().shots]
     assert [take.seed for take in takes[0]] == [41] and takes[1] == ()
     items.nth(0).get_by_role("button", name="Dismiss").click()
     page.wait_for_function("document.querySelectorAll('#interrupted-jobs .interrupted').length === 0")
+    second.page.wait_for_function("document.querySelectorAll('#interrupted-jobs .interrupted').length === 0")
     assert services.interrupted(services.access.who("alice", None)) == []
+    second.close()
 
     options = alice.project_tab()
     assert any("Test board" in option for option in options), options
@@ -131,6 +138,12 @@ def test_interrupted_renders_picker_and_sharing_in_the_browser(team) -> None:
     assert any("Test board" in option and "alice's, you view" in option for option in bob_options), bob_options
     assert "Shared with you by alice as viewer" in bob.page.locator("#shares").inner_text()
     assert not bob.page.locator("#share-button").is_visible()  # only the owner shares
+    bob.page.get_by_role("tab", name="Board", exact=True).click()
+    for control in ("#add-shot", "#delete-shots", "#render-missing", "#generate", "#random-seed"):
+        assert bob.page.locator(control).is_disabled(), control  # a viewer has nothing to change the board with
+    assert bob.page.locator("#insp-title input, #insp-title textarea").first.is_disabled()
+    assert "View only" in bob.page.locator("#save-indicator").inner_text()
+    bob.page.screenshot(path="/tmp/team-bob-board.png")
     bob.page.screenshot(path="/tmp/team-bob.png", full_page=True)
     bob.close()
     alice.close()

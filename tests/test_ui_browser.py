@@ -282,6 +282,8 @@ def test_reorder_multiselect_undo_redo_and_reload_mid_render(app, browser):
     wait_for(lambda: [s.id for s in board(project).shots][:2] == [ids[1], ids[0]], what="redo by keyboard")
     page.keyboard.press("Control+z")
     wait_for(lambda: [s.id for s in board(project).shots][:2] == ids[:2], what="undo again")
+    page.wait_for_function(f"[...document.querySelectorAll('.panel')].slice(0, 4).map(p => p.dataset.id).join() "
+                           f"=== '{','.join(ids[:4])}'")  # the wall shows the undo before we drag
 
     # drag the 4th panel onto the 1st
     source, target = tab.panel(3).bounding_box(), tab.panel(0).bounding_box()
@@ -301,16 +303,19 @@ def test_reorder_multiselect_undo_redo_and_reload_mid_render(app, browser):
     page.wait_for_function("document.querySelectorAll('.panel.selected').length === 2")
     page.click("#duplicate-shots")
     wait_for(lambda: len(board(project).shots) == len(ids) + 2, what="two copies")
-    page.click("#delete-shots")
+    page.wait_for_function("document.querySelectorAll('.panel.selected').length === 1")  # the last copy
+    page.click("#delete-shots")  # deletes what the wall shows selected, even if clicked at once
     wait_for(lambda: len(board(project).shots) == len(ids) + 1, what="a copy deleted")
     page.click("#undo")
     page.click("#undo")
     wait_for(lambda: [s.id for s in board(project).shots] == ids, what="back to the original board")
+    page.wait_for_function(f"[...document.querySelectorAll('.panel')].map(p => p.dataset.id).join() === '{','.join(ids)}'")
 
     # queue several renders, reload at once: the renders go on and the wall shows them
     page.locator(".panel").nth(8).click()
     page.locator(".panel").nth(9).click(modifiers=["Shift"])
     page.click("#render-selected")
+    page.wait_for_function("document.querySelector('#save-indicator').innerText.includes('2 shot(s) queued')")
     page.reload()
     tab.open()
     wait_for(lambda: all(s.chosen_take for s in board(project).shots[8:10]), timeout=90, what="renders after reload")

@@ -25,6 +25,7 @@ shares, and each user's recent projects.
 
 from __future__ import annotations
 
+import collections
 import copy
 import json
 import re
@@ -51,6 +52,8 @@ NO_ACCESS = "none"
 RANK = {VIEWER: 1, EDITOR: 2, OWNER: 3}
 PROJECT_ID = re.compile(r"p[0-9a-f]{16}")
 RECENT_KEPT = 12
+PROJECTS_KEPT = 64
+"""Project objects kept open for reuse (each holds at most one parsed board)."""
 MAX_USER_CHARS = 200
 
 
@@ -115,6 +118,9 @@ class Access:
         """The logins this server knows (sharing names one of them)."""
         self._lock = threading.RLock()
         self._swept: set[Path] = set()
+        self._opened: collections.OrderedDict[Path, Project] = collections.OrderedDict()
+        """One Project object per folder, reused across requests: a board a request just saved
+        is then read back from memory by the next one instead of parsed again."""
         self._data = self._read()
 
     @property
@@ -150,7 +156,7 @@ class Access:
             raise AccessDenied(f"project: {shown(ref)} is not a project id; this server names projects by "
                                "id (see list_projects), never by a folder path")
         else:
-            project = Project.open(Path(ref).expanduser())
+            project = self._open(Path(ref).expanduser())
             ref, role = self.adopt(project, LOCAL_USER), OWNER
         if RANK[role] < RANK[need]:
             entry = self._data["projects"][ref]
@@ -317,10 +323,25 @@ class Access:
 
     def _project(self, project_id: str, entry: dict[str, Any]) -> Project:
         try:
-            return Project.open(Path(entry["folder"]))
+            return self._open(Path(entry["folder"]))
         except ProjectError:
             raise ProjectError(f"project {project_id}: its folder is no longer on the server "
                                "(moved or deleted)") from None
+
+    def _open(self, folder: Path) -> Project:
+        """``Project.open(folder)``, the same object while the folder is still a project."""
+        key = folder.absolute()
+        with self._lock:
+            project = self._opened.get(key)
+            if project is not None and project.board_path.is_file():
+                self._opened.move_to_end(key)
+                return project
+        project = Project.open(key)
+        with self._lock:
+            self._opened[key] = project
+            while len(self._opened) > PROJECTS_KEPT:
+                self._opened.popitem(last=False)
+        return project
 
     def _sweep_once(self, project: Project) -> None:
         """Half-written files a killed server left are removed the first time a project is used."""

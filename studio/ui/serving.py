@@ -105,7 +105,7 @@ class MediaCache:
             stat = source.stat()
         except OSError:
             return None
-        key = hashlib.sha256(f"{self._salt}|poster{width}|{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:24]
+        key = hashlib.sha256(f"{self._salt}|poster{width}|{os.path.abspath(source)}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:24]
         with self._lock:
             cached = self._entries.get(key)
             if cached is not None and cached.exists():

@@ -3,7 +3,9 @@
 Why one component and a small script: a board of 300 shots as Gradio widgets is 300 widget sets
 rebuilt on every change. Here the server sends the panels as data (``{"panels": [...]}``) and the
 script keeps one DOM node per shot id, replacing only the panels whose data changed. The
-template itself never changes, so Gradio never rebuilds the grid.
+template itself never changes, so Gradio never rebuilds the grid. The data travels as one JSON
+string, not an object: the page clones and deep-proxies an object value on every update (at 300
+shots that was most of an action's time in the browser), a string it passes through.
 
 What the script sends back is one ``click`` event whose data names an action:
 ``select`` (ids, primary), ``move`` (ids, to: index among the other shots), ``undo``, ``redo``.
@@ -13,6 +15,7 @@ move the selection; Alt+arrow (or "[" and "]") moves the selected panels; drag a
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from studio.board import Board, Shot
@@ -70,7 +73,7 @@ JS = r"""
 const grid = element.querySelector('.wall');
 const nodes = new Map();      // shot id -> panel element
 const heads = new Map();      // scene run key -> scene header element (the grid's other children)
-const shown = new Map();      // shot id -> JSON of the data it shows
+const shown = new Map();      // shot id -> {body: JSON of what it shows but its number, n: number}
 let order = [];               // shot ids as shown
 let selected = new Set();
 let primary = null;
@@ -91,6 +94,12 @@ function fill(node, p) {
     (p.warn ? `<span class="warn" title="${esc(p.warn)}">⚠ dialogue too long</span>` : '') + `</div>` +
     `<div class="meta"><span class="title" title="${esc(p.title)}">${esc(p.title)}</span>` +
     `<span class="dur" title="${p.frames} frames">${esc(p.seconds)}</span></div>`;
+}
+
+function renumber(node, n) {
+  node.querySelector('.num').textContent = n;
+  const slate = node.querySelector('.slate');
+  if (slate && slate.firstChild) slate.firstChild.nodeValue = n;
 }
 
 function paintSelection() {
@@ -131,12 +140,14 @@ function moveSelection(delta) {
   trigger('click', {action: 'move', ids: ids, to: to});
 }
 
-function draw(data) {
+function draw(value) {
+  const data = typeof value === 'string' ? (value ? JSON.parse(value) : {}) : value;
   const panels = (data && data.panels) || [];
   grid.style.setProperty('--aspect', (data && data.aspect) || '16 / 9');
   const ids = panels.map(p => p.id);
+  const kept = new Set(ids);
   for (const [id, node] of nodes) {
-    if (!ids.includes(id)) { node.remove(); nodes.delete(id); shown.delete(id); selected.delete(id); }
+    if (!kept.has(id)) { node.remove(); nodes.delete(id); shown.delete(id); selected.delete(id); }
   }
   const wanted = new Set(panels.filter(p => p.scene).map(p => p.scene.key));
   for (const [key, head] of heads) {
@@ -162,8 +173,11 @@ function draw(data) {
       node.setAttribute('role', 'option');
       nodes.set(p.id, node);
     }
-    const json = JSON.stringify(p);
-    if (shown.get(p.id) !== json) { fill(node, p); shown.set(p.id, json); }
+    const body = JSON.stringify({...p, n: null, scene: null});  // what fill() draws, but the number
+    const before = shown.get(p.id);
+    if (!before || before.body !== body) { fill(node, p); }
+    else if (before.n !== p.n) { renumber(node, p.n); }  // shots moved or were added above it
+    shown.set(p.id, {body: body, n: p.n});
     if (grid.children[index] !== node) grid.insertBefore(node, grid.children[index] || null);
     index += 1;
   });
@@ -254,8 +268,12 @@ def panel(shot: Shot, number: int | str, board: Board, *, img: str | None, statu
     }
 
 
-def wall_value(board: Board, panels: list[dict[str, Any]], select: str | None = None) -> dict[str, Any]:
-    """The component's value: the panels (the first of each run of a scene's shots carries the
+EMPTY = json.dumps({"panels": []})
+"""The wall's value before a project is shown."""
+
+
+def wall_value(board: Board, panels: list[dict[str, Any]], select: str | None = None) -> str:
+    """The component's value (JSON text): the panels (the first of each run of a scene's shots carries the
     scene's header), the picture aspect ratio, and a shot to select."""
     if board.scenes:
         first = 0
@@ -266,6 +284,6 @@ def wall_value(board: Board, panels: list[dict[str, Any]], select: str | None = 
             if first < len(panels):
                 panels[first] = {**panels[first], "scene": header}
             first += len(run.shot_ids)
-    return {"panels": panels, "aspect": f"{board.width} / {board.height}", "select": select,
-            "revision": board.revision}
+    return json.dumps({"panels": panels, "aspect": f"{board.width} / {board.height}", "select": select,
+                       "revision": board.revision}, separators=(",", ":"))
 

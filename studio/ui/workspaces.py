@@ -124,6 +124,15 @@ class WorkspaceWidgets:
                 self.shares: shares_text(self.services, who, value["project"]),
                 self.share_row: gr.update(visible=self.services.access.shared and value["role"] == OWNER)}
 
+    def polled(self, value: dict) -> tuple[dict, dict[Any, Any]]:
+        """The list again when it changed since this tab last showed it (another tab of the same
+        user queued one again or dismissed it); the tab's view remembers which jobs it shows."""
+        jobs = self.services.interrupted(who_of(value))
+        shown = [job.id for job in jobs]
+        if shown == value.get("interrupted"):
+            return value, {}
+        return {**value, "interrupted": shown}, {self.interrupted: interrupted_html(jobs)}
+
     def outputs(self) -> list[Any]:
         return [self.interrupted, self.shares, self.share_row]
 
