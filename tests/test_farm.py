@@ -56,7 +56,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     flag = tmp_path_factory.mktemp("faults") / "oom"
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
              configure_logging=False,
-             runtime_env={"env_vars": {FLAG: str(flag), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(TESTS)},
+             runtime_env={"env_vars": {FLAG: str(flag), "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))},
                           "worker_process_setup_hook": "farm_faults.install"})
     try:
         farm = Farm(FarmSettings(workers=2))
