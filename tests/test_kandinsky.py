@@ -53,7 +53,8 @@ def test_the_cards_move_loads_its_lora_at_the_weight_of_its_intensity(kandinsky,
     plain = generate(kandinsky, request(move_lora="off")).frames
     half = generate(kandinsky, request("dolly_in", 0.5, move_lora=lora))
     record = half.metadata["move_lora"]
-    assert (record["move"], record["weight"], record["repo"]) == ("dolly_in", 0.75, str(folders[1]))  # 0.5 + 0.5 * 0.5
+    assert (record["move"], record["weight"], record["repo"], record["loaded"]) == (
+        "dolly_in", 0.75, str(folders[1]), True)  # 0.5 + 0.5 * 0.5
     pipe = kandinsky._resident.base
     (adapter,) = pipe.get_list_adapters()["transformer"]
     assert pipe.get_active_adapters() == [adapter]
@@ -66,12 +67,16 @@ def test_the_cards_move_loads_its_lora_at_the_weight_of_its_intensity(kandinsky,
     assert generate(kandinsky, request("roll_cw", 0.5)).metadata["move_lora"] is None
 
 
-def test_a_lora_that_is_not_on_disk_says_how_to_fetch_it(kandinsky, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_lora_that_is_not_on_disk_is_skipped_and_said(kandinsky, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    kandinsky.cache_dir = tmp_path  # an empty Hugging Face cache
+    kandinsky.cache_dir = tmp_path  # an empty Hugging Face cache: the table's LoRA is not there
     try:
-        with pytest.raises(GenerationError, match="huggingface-cli download kandinskylab/.*move_lora=off"):
-            generate(kandinsky, request("pan_left", 1.0))
+        clip = generate(kandinsky, request("pan_left", 1.0))
+        record = clip.metadata["move_lora"]
+        assert record["loaded"] is False and record["move"] == "pan_left"
+        assert "huggingface-cli download kandinskylab/" in record["note"]
+        with pytest.raises(GenerationError, match="huggingface-cli download .*missing.*move_lora=off"):
+            generate(kandinsky, request("pan_left", 1.0, move_lora=str(tmp_path / "missing")))
     finally:
         kandinsky.cache_dir = None

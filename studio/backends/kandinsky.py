@@ -10,12 +10,11 @@ fetch it, never a silent download.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from studio.backends.base import GenerationError, ShotRequest
 from studio.backends.diffusers_common import Conditioning, DiffusersBackend, Shape, to_pil
-from studio.backends.move_loras import apply_move_lora, choose_move_lora
+from studio.backends.move_loras import load_move_lora
 from studio.models import ModelSpec
 
 
@@ -36,15 +35,5 @@ class KandinskyBackend(DiffusersBackend):
 
     def prepare_pipeline(self, pipe: Any, request: ShotRequest, spec: ModelSpec) -> dict[str, Any]:
         """The card's camera-move LoRA, loaded (once) and weighted, or every adapter off."""
-        choice = choose_move_lora(self.family, tuple(request.camera), request.options.get("move_lora"))
-        local = choice is not None and Path(choice.lora.repo).expanduser().is_dir()
-        load = {} if local else {"local_files_only": True, "cache_dir": self.cache_dir}
-        try:
-            apply_move_lora(pipe, choice, load)
-        except (OSError, ValueError) as error:
-            assert choice is not None
-            raise GenerationError(
-                f"camera-move LoRA {choice.lora.repo} for {choice.move} is not on disk or not readable ({error}); "
-                f"fetch it with `huggingface-cli download {choice.lora.repo}`, or render with "
-                "--option move_lora=off") from None
-        return {"move_lora": None if choice is None else choice.to_dict()}
+        return load_move_lora(pipe, self.family, tuple(request.camera), request.options.get("move_lora"),
+                              self.cache_dir)

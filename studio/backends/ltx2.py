@@ -10,6 +10,9 @@ Hz). To keep the sound in sync to the frame, LTX-2 is asked for the board's own 
 (8k+1) that cover the shot; the extra frames at the end are cut from picture and sound alike, never
 retimed. A board at a fractional rate (29.97) is generated at the nearest whole rate and both are
 retimed together (the sidecar's adjustments say so).
+
+The card's camera move also picks an LTX-2 camera-control LoRA (studio/backends/move_loras.py:
+dolly, jib, static), loaded as an adapter at the weight of its intensity.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from studio.backends.diffusers_common import (
     resize_frames,
     to_pil,
 )
+from studio.backends.move_loras import load_move_lora
 from studio.board import FrameRate
 from studio.models import ModelSpec
 
@@ -38,6 +42,11 @@ class LTX2Backend(DiffusersBackend):
     family = "ltx2"
     default_model = "ltx-2"
     max_sequence_length = 1024
+
+    def prepare_pipeline(self, pipe: Any, request: ShotRequest, spec: ModelSpec) -> dict[str, Any]:
+        """The card's camera-move LoRA (or every adapter off), from the move-LoRA table."""
+        return load_move_lora(pipe, self.family, tuple(request.camera), request.options.get("move_lora"),
+                              self.cache_dir)
 
     def pipeline_for(self, task: str, spec: ModelSpec) -> str:
         return "LTX2ImageToVideoPipeline" if task == "i2v" else "LTX2Pipeline"

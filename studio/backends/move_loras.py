@@ -17,9 +17,11 @@ naming and could not be checked offline (``verified`` says which).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from studio.backends.base import GenerationError
 from studio.board import CameraMove
 
 
@@ -126,3 +128,27 @@ def apply_move_lora(pipe: Any, choice: MoveLoraChoice | None, load: dict[str, An
         pipe.load_lora_weights(choice.lora.repo, adapter_name=name, **extra, **load)
     pipe.enable_lora()
     pipe.set_adapters([name], [choice.weight])
+
+
+def load_move_lora(pipe: Any, family: str, moves: tuple[CameraMove, ...], override: object,
+                   cache_dir: str | Path | None) -> dict[str, Any]:
+    """The card's camera-move LoRA on ``pipe`` (or every adapter off), for a backend's
+    ``prepare_pipeline``; returns the take's record of it. A LoRA is read from a folder or the
+    Hugging Face cache only, never downloaded: a table LoRA that is not on disk is skipped and the
+    record says so and how to fetch it (the move stays in the prompt); a LoRA named with
+    ``move_lora=`` that cannot be read is an error."""
+    choice = choose_move_lora(family, moves, override)
+    local = choice is not None and Path(choice.lora.repo).expanduser().is_dir()
+    try:
+        apply_move_lora(pipe, choice, {} if local else {"local_files_only": True, "cache_dir": cache_dir})
+    except (OSError, ValueError) as error:
+        assert choice is not None
+        fetch = f"fetch it with `huggingface-cli download {choice.lora.repo}`"
+        if isinstance(override, str) and override.strip():
+            raise GenerationError(f"camera-move LoRA {choice.lora.repo} for {choice.move} is not on disk or not "
+                                  f"readable ({error}); {fetch}, or render with --option move_lora=off") from None
+        apply_move_lora(pipe, None, {})
+        return {"move_lora": choice.to_dict() | {
+            "loaded": False, "note": f"{choice.lora.repo} is not on disk, so the {choice.move} move is only in "
+                                     f"the prompt; {fetch}"}}
+    return {"move_lora": None if choice is None else choice.to_dict() | {"loaded": True}}
