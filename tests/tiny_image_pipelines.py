@@ -1,4 +1,5 @@
-"""Tiny random-weight image pipelines (SANA-Sprint, FLUX, FLUX Kontext, SDXL), built without the hub.
+"""Tiny random-weight image pipelines (SANA-Sprint, FLUX, FLUX Kontext, SDXL, Z-Image, a scribble
+ControlNet), built without the hub.
 
 Components are made as diffusers' own fast tests make them (a few thousand parameters), with a
 tokenizer built in memory, then ``save_pretrained``; the image backend loads the folder back
@@ -116,6 +117,36 @@ def build_sdxl(folder: Path) -> Path:
                                      tokenizer=_clip_tokenizer(), tokenizer_2=_clip_tokenizer(), unet=unet,
                                      scheduler=scheduler)
     pipe.save_pretrained(folder)
+    return folder
+
+
+def build_zimage(folder: Path) -> Path:
+    """Z-Image (Turbo's architecture): a Qwen3 text encoder reading a chat template."""
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, ZImagePipeline, ZImageTransformer2DModel
+    from transformers import Qwen3Config, Qwen3Model
+
+    torch.manual_seed(0)
+    transformer = ZImageTransformer2DModel(
+        all_patch_size=(2,), all_f_patch_size=(1,), in_channels=16, dim=32, n_layers=2, n_refiner_layers=1,
+        n_heads=2, n_kv_heads=2, norm_eps=1e-5, qk_norm=True, cap_feat_dim=16, rope_theta=256.0, t_scale=1000.0,
+        axes_dims=[8, 4, 4], axes_lens=[256, 32, 32],
+    )
+    with torch.no_grad():  # made with torch.empty: fixed so no NaN sneaks in (as diffusers' test does)
+        transformer.x_pad_token.copy_(torch.ones_like(transformer.x_pad_token))
+        transformer.cap_pad_token.copy_(torch.ones_like(transformer.cap_pad_token))
+    torch.manual_seed(0)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2,
+                        up_block_types=["UpDecoderBlock2D"] * 2, block_out_channels=[32, 64], layers_per_block=1,
+                        latent_channels=16, norm_num_groups=32, sample_size=32, scaling_factor=0.3611,
+                        shift_factor=0.1159)
+    tokenizer = tiny_tokenizer()
+    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    torch.manual_seed(0)
+    text_encoder = Qwen3Model(Qwen3Config(hidden_size=16, intermediate_size=16, num_hidden_layers=2,
+                                          num_attention_heads=2, num_key_value_heads=2, vocab_size=len(tokenizer),
+                                          max_position_embeddings=512))
+    ZImagePipeline(transformer=transformer, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(),
+                   text_encoder=text_encoder, tokenizer=tokenizer).save_pretrained(folder)
     return folder
 
 
