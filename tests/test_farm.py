@@ -238,7 +238,7 @@ def test_the_farm_tab_shows_the_workers_their_model_and_the_running_job(cluster,
     playwright_api = pytest.importorskip("playwright.sync_api")
     home = tmp_path / "home"
     project = Project.create(tmp_path / "film", Board(width=320, height=192, shots=(
-        Shot(id="long", title="Long pan", duration=480, camera=(CameraMove("pan_left", 0.5),)),
+        Shot(id="long", title="Long pan", duration=960, camera=(CameraMove("pan_left", 0.5),)),
         Shot(id="short", title="Short", duration=12))))
     services, demo, url = start(ServeOptions(project=project.root, port=free_port(), home=home, cluster="ray",
                                              farm_workers=2), quiet=True)
@@ -257,10 +257,12 @@ def test_the_farm_tab_shows_the_workers_their_model_and_the_running_job(cluster,
                 pids = {int(p) for p in page.locator(".farm-worker").evaluate_all("rows => rows.map(r => r.dataset.pid)")}
                 assert pids == set(services.farm.pids().values())
                 page.get_by_role("tab", name="Board", exact=True).click()
+                page.wait_for_function("!document.querySelector('#render-missing').disabled")
                 page.click("#render-missing")
+                wait_for(lambda: len(services.jobs.jobs()) == 2, what="the two renders queued")
                 page.get_by_role("tab", name="Farm", exact=True).click()
                 busy = page.locator(".farm-worker[data-state=busy] .farm-job", has_text="Long pan")
-                busy.first.wait_for()
+                busy.first.wait_for(timeout=180_000)
                 page.screenshot(path="/tmp/farm-panel.png")
                 wait_for(lambda: all(s.chosen_take for s in Project.open(project.root).load().shots), timeout=180,
                          what="both shots rendered on the farm")
