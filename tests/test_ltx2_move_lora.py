@@ -34,7 +34,13 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
                                        init_lora_weights=False))
     LTX2Pipeline.save_lora_weights(root / "jib-up", transformer_lora_layers=get_peft_model_state_dict(transformer),
                                    weight_name="jib.safetensors")
-    return pipeline, root / "jib-up"
+    transformer = LTX2VideoTransformer3DModel.from_pretrained(pipeline, subfolder="transformer")
+    torch.manual_seed(2)
+    transformer.add_adapter(LoraConfig(r=2, lora_alpha=2, target_modules=["to_q", "to_k", "to_v"],
+                                       init_lora_weights=False))
+    LTX2Pipeline.save_lora_weights(root / "style", transformer_lora_layers=get_peft_model_state_dict(transformer),
+                                   weight_name="style.safetensors")
+    return pipeline, root / "jib-up", root / "style" / "style.safetensors"
 
 
 def request(move: str, intensity: float, **options: Any) -> ShotRequest:
@@ -59,3 +65,26 @@ def test_the_cards_move_picks_the_ltx2_lora_and_its_weight(folders, tmp_path: Pa
     assert (record["move"], record["weight"], record["loaded"]) == ("crane_up", 0.8, True)  # 0.6 + 0.4 * 0.5
     assert not np.array_equal(lora.frames, plain.frames)
     assert np.array_equal(run(request("crane_up", 0.5, move_lora="off")).frames, plain.frames)
+
+
+def test_a_users_lora_and_the_move_lora_are_active_together(folders, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: the user's LoRAs were weighted in a second set_adapters call that switched the
+    camera-move adapter off (and a card without a move switched the user's off)."""
+    from dataclasses import replace
+
+    from studio.backends.loras import LoraRequest
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    move = f"{folders[1]}:jib.safetensors"
+    style = (LoraRequest(str(folders[2]), 1.0),)
+    fresh = create_backend("ltx2", model=str(folders[0]), cache_dir=tmp_path)  # never sees a move LoRA
+    only_style = fresh.generate(replace(request("crane_up", 0.5, move_lora="off"), loras=style),
+                                lambda *a: None, threading.Event()).frames
+    backend = create_backend("ltx2", model=str(folders[0]), cache_dir=tmp_path)
+    run = lambda shot: backend.generate(shot, lambda *a: None, threading.Event()).frames  # noqa: E731
+    only_move = run(request("crane_up", 0.5, move_lora=move))
+    both = run(replace(request("crane_up", 0.5, move_lora=move), loras=style))
+    assert not np.array_equal(both, only_move) and not np.array_equal(both, only_style)
+    assert np.array_equal(run(replace(request("crane_up", 0.5, move_lora="off"), loras=style)), only_style)
+    assert np.array_equal(run(request("crane_up", 0.5, move_lora=move)), only_move)

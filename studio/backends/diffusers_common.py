@@ -39,6 +39,7 @@ from studio.backends.base import (
     ShotRequest,
     fit_audio,
 )
+from studio.backends.move_loras import active_move_adapter
 from studio.board import MEMORY_PROFILES, FrameRate
 from studio.common import Progress, shown
 from studio.models import CATALOG, TASK_NAMES, Availability, ModelError, ModelSpec, locate, resolve_model
@@ -370,16 +371,20 @@ class DiffusersBackend:
         record of it in the take's metadata."""
         return {}
 
-    def apply_request_loras(self, pipe: Any, request: ShotRequest, spec: ModelSpec) -> dict[str, Any]:
+    def apply_request_loras(self, pipe: Any, request: ShotRequest, spec: ModelSpec,
+                            keep: tuple[tuple[str, float], ...] = ()) -> dict[str, Any]:
         """The board's and shot's LoRAs on the pipeline (unloaded when a job no longer asks for
-        them; backends.loras), recorded in the take."""
-        from studio.backends.loras import LoraError, apply_loras
+        them; backends.loras), active together with ``keep`` (the backend's own adapters, e.g. a
+        camera-move LoRA prepare_pipeline loaded), recorded in the take."""
+        from studio.backends.loras import LoraError, activate, apply_loras
 
         loaded = getattr(self, "_user_loras", ())
         if not request.loras and not loaded:
+            if hasattr(pipe, "load_lora_weights"):
+                activate(pipe, keep)  # the backend's adapters on, or every adapter off
             return {}
         try:
-            self._user_loras = apply_loras(pipe, tuple(request.loras), loaded, spec.key, self.cache_dir)
+            self._user_loras = apply_loras(pipe, tuple(request.loras), loaded, spec.key, self.cache_dir, keep)
         except LoraError as error:
             self._user_loras = ()
             raise GenerationError(str(error)) from None
@@ -554,7 +559,8 @@ class DiffusersBackend:
             _empty_accelerator_cache()
             raise OutOfMemory("while loading the model: " + self._oom_message(shape)) from None
         prepared = self.prepare_pipeline(pipe, request, spec)
-        prepared |= self.apply_request_loras(pipe, request, spec)
+        move = active_move_adapter(prepared)
+        prepared |= self.apply_request_loras(pipe, request, spec, keep=(move,) if move else ())
 
         kwargs: dict[str, Any] = {
             "prompt": prompt,

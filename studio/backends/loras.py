@@ -51,16 +51,18 @@ class LoraRequest:
 
 
 def apply_loras(pipe: Any, wanted: tuple[LoraRequest, ...], loaded: tuple[LoraRequest, ...], model: str,
-                cache_dir: str | Path | None = None) -> tuple[LoraRequest, ...]:
-    """Make ``pipe`` carry exactly ``wanted`` (returns what it now carries). LoRAs already loaded
-    only get their weights set; any others are unloaded first."""
+                cache_dir: str | Path | None = None,
+                keep: tuple[tuple[str, float], ...] = ()) -> tuple[LoraRequest, ...]:
+    """Make ``pipe`` carry exactly ``wanted`` (returns what it now carries), active together with
+    ``keep``, (adapter, weight) pairs the backend loaded itself (a camera-move LoRA). LoRAs
+    already loaded only get their weights set; any others are unloaded first."""
     if [w.source for w in wanted] == [w.source for w in loaded]:
-        if wanted:
-            pipe.set_adapters([w.adapter_name for w in wanted], adapter_weights=[w.weight for w in wanted])
+        activate(pipe, tuple((w.adapter_name, w.weight) for w in wanted) + keep)
         return wanted
     if loaded:
         _unload_quietly(pipe, loaded)
     if not wanted:
+        activate(pipe, keep)
         return ()
     if not hasattr(pipe, "load_lora_weights"):
         raise LoraError(f"{model} ({type(pipe).__name__}) takes no LoRA; remove the LoRAs or pick another model")
@@ -81,8 +83,19 @@ def apply_loras(pipe: Any, wanted: tuple[LoraRequest, ...], loaded: tuple[LoraRe
             _unload_quietly(pipe, wanted)
             raise LoraError(f"LoRA {lora.source!r} does not fit model {model}: none of its weights name a "
                             "layer of this model (it was made for another model)")
-    pipe.set_adapters(names, adapter_weights=[w.weight for w in wanted])
+    activate(pipe, tuple((w.adapter_name, w.weight) for w in wanted) + keep)
     return wanted
+
+
+def activate(pipe: Any, adapters: tuple[tuple[str, float], ...]) -> None:
+    """Exactly ``adapters`` active at their weights, in one ``set_adapters`` call (two calls, one
+    for the user's LoRAs and one for a camera-move LoRA, would each switch the other's off); no
+    adapter at all: every loaded one off."""
+    if adapters:
+        pipe.enable_lora()
+        pipe.set_adapters([name for name, _ in adapters], adapter_weights=[weight for _, weight in adapters])
+    elif hasattr(pipe, "get_list_adapters") and any(pipe.get_list_adapters().values()):
+        pipe.disable_lora()
 
 
 def _load_one(pipe: Any, lora: LoraRequest, cache_dir: str | Path | None) -> None:

@@ -114,41 +114,48 @@ def choose_move_lora(family: str, moves: tuple[CameraMove, ...], override: objec
     return MoveLoraChoice(strongest.move, intensity, lora, lora.weight(intensity))
 
 
-def apply_move_lora(pipe: Any, choice: MoveLoraChoice | None, load: dict[str, Any]) -> None:
-    """Load ``choice``'s LoRA into ``pipe`` as adapter "camera_move" at its weight, or switch the
-    adapter off when ``choice`` is None (a LoRA already loaded stays cached in the pipeline)."""
+def adapter_name(choice: MoveLoraChoice) -> str:
+    """The peft adapter name of ``choice``'s LoRA (one per LoRA file, kept loaded between jobs)."""
+    return "camera_move_" + "".join(c if c.isalnum() else "_" for c in choice.lora.repo.rsplit("/", 1)[-1].lower())
+
+
+def apply_move_lora(pipe: Any, choice: MoveLoraChoice, load: dict[str, Any]) -> str:
+    """Load ``choice``'s LoRA into ``pipe`` (once; it stays cached in the pipeline) and return its
+    adapter name. Which adapters are active, at what weights, is set once per job for this and
+    the user's LoRAs together (backends.loras.activate)."""
     loaded = {name for names in pipe.get_list_adapters().values() for name in names}
-    if choice is None:
-        if any(name.startswith("camera_move") for name in loaded):
-            pipe.disable_lora()
-        return
-    name = "camera_move_" + "".join(c if c.isalnum() else "_" for c in choice.lora.repo.rsplit("/", 1)[-1].lower())
+    name = adapter_name(choice)
     if name not in loaded:
         extra = {"weight_name": choice.lora.weight_name} if choice.lora.weight_name else {}
         pipe.load_lora_weights(choice.lora.repo, adapter_name=name, **extra, **load)
-    pipe.enable_lora()
-    pipe.set_adapters([name], [choice.weight])
+    return name
+
+
+def active_move_adapter(record: dict[str, Any]) -> tuple[str, float] | None:
+    """The (adapter, weight) a prepare_pipeline record says is loaded for the card's move."""
+    move = record.get("move_lora")
+    return (move["adapter"], float(move["weight"])) if move and move.get("loaded") else None
 
 
 def load_move_lora(pipe: Any, family: str, moves: tuple[CameraMove, ...], override: object,
                    cache_dir: str | Path | None) -> dict[str, Any]:
-    """The card's camera-move LoRA on ``pipe`` (or every adapter off), for a backend's
+    """The card's camera-move LoRA loaded into ``pipe`` (active once loras.activate runs), for a backend's
     ``prepare_pipeline``; returns the take's record of it. A LoRA is read from a folder or the
     Hugging Face cache only, never downloaded: a table LoRA that is not on disk is skipped and the
     record says so and how to fetch it (the move stays in the prompt); a LoRA named with
     ``move_lora=`` that cannot be read is an error."""
     choice = choose_move_lora(family, moves, override)
-    local = choice is not None and Path(choice.lora.repo).expanduser().is_dir()
+    if choice is None:
+        return {"move_lora": None}
+    local = Path(choice.lora.repo).expanduser().is_dir()
     try:
-        apply_move_lora(pipe, choice, {} if local else {"local_files_only": True, "cache_dir": cache_dir})
+        name = apply_move_lora(pipe, choice, {} if local else {"local_files_only": True, "cache_dir": cache_dir})
     except (OSError, ValueError) as error:
-        assert choice is not None
         fetch = f"fetch it with `huggingface-cli download {choice.lora.repo}`"
         if isinstance(override, str) and override.strip():
             raise GenerationError(f"camera-move LoRA {choice.lora.repo} for {choice.move} is not on disk or not "
                                   f"readable ({error}); {fetch}, or render with --option move_lora=off") from None
-        apply_move_lora(pipe, None, {})
         return {"move_lora": choice.to_dict() | {
             "loaded": False, "note": f"{choice.lora.repo} is not on disk, so the {choice.move} move is only in "
                                      f"the prompt; {fetch}"}}
-    return {"move_lora": None if choice is None else choice.to_dict() | {"loaded": True}}
+    return {"move_lora": choice.to_dict() | {"loaded": True, "adapter": name}}
