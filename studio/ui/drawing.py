@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -42,7 +43,7 @@ class DrawingPanel:
     """The widgets of the Draw tab; build inside the inspector's tab."""
 
     def __init__(self) -> None:
-        self.canvas = gr.HTML({"sig": ""}, html_template=TEMPLATE, css_template=CSS, js_on_load=JS, elem_id="draw")
+        self.canvas = gr.HTML(json.dumps({"sig": ""}), html_template=TEMPLATE, css_template=CSS, js_on_load=JS, elem_id="draw")
         with gr.Row():
             with gr.Column(min_width=120, scale=0):
                 self.import_role = gr.Radio(["first", "mid", "last"], value="first", label="Import as panel",
@@ -87,11 +88,25 @@ def _picture(project: Project, path: str) -> str:
         return ""
 
 
-def drawing_value(project: Project, board: Board, shot: Shot | None) -> dict[str, Any]:
-    """What the script draws from: the board's frame size, the shot's panels (per role, layers
-    as data URLs) and the onion pictures."""
+def _onion(project: Project, path: str) -> str:
+    """A picture to trace over, as a JPEG data URL at most ONION_SIDE pixels wide ("" when it
+    cannot be read): an uploaded keyframe may be a 4K PNG, and the page is sent it on every select."""
+    from PIL import Image
+
+    try:
+        with Image.open(project.resolve(path)) as opened:
+            opened.draft("RGB", (ONION_SIDE, ONION_SIDE))
+            return _jpeg_url(np.asarray(opened.convert("RGB")))
+    except (ProjectError, OSError, ValueError, Image.DecompressionBombError):
+        return ""
+
+
+def drawing_value(project: Project, board: Board, shot: Shot | None) -> str:
+    """What the script draws from, as JSON text (the page clones an object value on every update,
+    a string it passes through; studio/ui/wall.py): the board's frame size, the shot's panels (per
+    role, layers as data URLs) and the onion pictures."""
     if shot is None:
-        return {"sig": "none", "shot": None}
+        return json.dumps({"sig": "none", "shot": None})
     index = board.index_of(shot.id)
     previous = board.shots[index - 1] if index > 0 else None
     panels = {}
@@ -105,11 +120,11 @@ def drawing_value(project: Project, board: Board, shot: Shot | None) -> dict[str
     onion: dict[str, str] = {}
     first = shot.keyframe("first")
     if first is not None and shot.panel_of(first) is None:
-        onion["keyframe"] = _picture(project, first.path)  # an uploaded keyframe to trace over
+        onion["keyframe"] = _onion(project, first.path)  # an uploaded keyframe to trace over
     if previous is not None:
         kept = previous.keyframe("last") or previous.keyframe("first")
         if kept is not None:
-            onion["previous panel"] = _picture(project, kept.path)
+            onion["previous panel"] = _onion(project, kept.path)
         take = previous.chosen()
         if shot.continuity and take is not None:
             from studio.media import MediaError, read_last_frame
@@ -118,8 +133,9 @@ def drawing_value(project: Project, board: Board, shot: Shot | None) -> dict[str
                 onion["previous shot's last frame"] = _jpeg_url(read_last_frame(project.resolve(take.path)))
             except (MediaError, ProjectError, OSError):
                 pass
-    return {"sig": draw_signature(board, shot), "shot": shot.id, "width": board.width, "height": board.height,
-            "duration": shot.duration, "panels": panels, "onion": {k: v for k, v in onion.items() if v}}
+    return json.dumps({"sig": draw_signature(board, shot), "shot": shot.id, "width": board.width,
+                       "height": board.height, "duration": shot.duration, "panels": panels,
+                       "onion": {k: v for k, v in onion.items() if v}}, separators=(",", ":"))
 
 
 def draw_signature(board: Board, shot: Shot) -> str:
@@ -399,7 +415,8 @@ function load() {
   layout(); onions();
 }
 
-function show(value) {
+function show(text) {
+  const value = typeof text === 'string' ? (text ? JSON.parse(text) : null) : text;
   if (!value || value.sig === sig) return;
   if (dirty && value.shot && value.shot === data.shot) {  // the same shot changed elsewhere: keep the strokes
     pending = value;
