@@ -41,7 +41,7 @@ class KeyframesPanel:
         self.rough = gr.File(label="Rough sketch (for 'rough upload')", file_types=["image"], type="filepath",
                              elem_id="kf-rough", height=70)
         with gr.Row():
-            self.steps = gr.Number(None, label="Steps (blank: the model's)", precision=0, elem_id="kf-steps",
+            self.steps = gr.Number(None, label="Steps (0: the model's)", precision=0, elem_id="kf-steps",
                                    min_width=80)
             self.references = gr.Checkbox(True, label="Use the cast's and location's reference pictures",
                                           elem_id="kf-references")
