@@ -311,7 +311,6 @@ def plane_homographies(path: CameraPath, width: int, height: int, depth: float =
     f = base_focal(width, height)
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
     k_inv = np.linalg.inv(np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]]))
-    n = np.array([[0.0, 0.0, 1.0]])
     yaw, pitch, roll, tx, ty, tz, focal = path.params.T
     reached = np.flatnonzero(tz >= 0.98 * depth)
     if reached.size:

@@ -4,7 +4,6 @@ back. Fails on any 5xx or error toast, like every browser test."""
 
 from __future__ import annotations
 
-import io
 import zipfile
 from pathlib import Path
 

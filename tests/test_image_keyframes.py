@@ -17,7 +17,7 @@ from studio.backends import BackendCache
 from studio.backends.base import GenerationCancelled, GenerationError
 from studio.backends.image import ImageBackend, ImageRequest
 from studio.backends.loras import LoraRequest
-from studio.board import Board, CastMember, Location, Lora, Shot
+from studio.board import Board, Lora, Shot
 from studio.image_models import IMAGE_CATALOG, resolve_image_model
 from studio.services import edits, keyframes
 from studio.services.cast import cast_phrase, set_look

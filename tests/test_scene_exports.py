@@ -10,7 +10,7 @@ import pytest
 
 from studio.board import Board
 from studio.screenplay import read_script
-from studio.services.export import ExportOptions, export_board
+from studio.services.export import export_board
 from studio.services.script_import import import_script, ImportOptions
 from studio.storage import Project
 

@@ -7,7 +7,6 @@ the README's docs/timeline.png.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 

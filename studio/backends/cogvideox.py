@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.backends.base import GenerationError
-from studio.backends.diffusers_common import Conditioning, DiffusersBackend, Shape, to_pil
+from studio.backends.diffusers_common import Conditioning, DiffusersBackend, Shape, image_or_text_kwargs, to_pil
 from studio.models import ModelSpec
 
 
@@ -37,8 +36,4 @@ class CogVideoXBackend(DiffusersBackend):
         if task == "v2v":
             assert cond.video is not None
             return {"video": [to_pil(frame) for frame in cond.video], "strength": cond.strength}
-        if task == "i2v":
-            return {"image": to_pil(cond.first)}
-        if task != "t2v":
-            raise GenerationError(f"{spec.key} has no way to take {task} input")
-        return {}
+        return image_or_text_kwargs(task, spec, cond)

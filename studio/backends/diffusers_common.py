@@ -215,6 +215,16 @@ def to_pil(image: np.ndarray) -> Any:
     return Image.fromarray(np.ascontiguousarray(image))
 
 
+def image_or_text_kwargs(task: str, spec: ModelSpec, cond: Conditioning) -> dict[str, Any]:
+    """task_kwargs of a pipeline family whose only picture input is a first frame (``image``):
+    nothing for t2v, the first keyframe for i2v, any other task refused naming the model."""
+    if task == "i2v":
+        return {"image": to_pil(cond.first)}
+    if task != "t2v":
+        raise GenerationError(f"{spec.key} has no way to take {task} input")
+    return {}
+
+
 @dataclass(frozen=True)
 class Conditioning:
     """The request's images, fitted to the generation size and placed on model frames."""

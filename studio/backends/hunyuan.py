@@ -16,8 +16,7 @@ import contextlib
 import inspect
 from typing import Any, Iterator
 
-from studio.backends.base import GenerationError
-from studio.backends.diffusers_common import Conditioning, DiffusersBackend, Shape, to_pil
+from studio.backends.diffusers_common import Conditioning, DiffusersBackend, Shape, image_or_text_kwargs
 from studio.models import ModelSpec
 
 
@@ -30,11 +29,7 @@ class HunyuanBackend(DiffusersBackend):
         return spec.pipeline
 
     def task_kwargs(self, task: str, spec: ModelSpec, shape: Shape, cond: Conditioning) -> dict[str, Any]:
-        if task == "i2v":
-            return {"image": to_pil(cond.first)}
-        if task != "t2v":
-            raise GenerationError(f"{spec.key} has no way to take {task} input")
-        return {}
+        return image_or_text_kwargs(task, spec, cond)
 
     def _run(self, pipe: Any, kwargs: dict[str, Any], progress: Any, cancel: Any, shape: Shape) -> Any:
         accepted = set(inspect.signature(type(pipe).__call__).parameters)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.backends.base import GenerationError, ShotRequest
-from studio.backends.diffusers_common import Conditioning, DiffusersBackend, Shape, to_pil
+from studio.backends.base import ShotRequest
+from studio.backends.diffusers_common import Conditioning, DiffusersBackend, Shape, image_or_text_kwargs
 from studio.backends.move_loras import load_move_lora
 from studio.models import ModelSpec
 
@@ -27,11 +27,7 @@ class KandinskyBackend(DiffusersBackend):
         return spec.pipeline
 
     def task_kwargs(self, task: str, spec: ModelSpec, shape: Shape, cond: Conditioning) -> dict[str, Any]:
-        if task == "i2v":
-            return {"image": to_pil(cond.first)}
-        if task != "t2v":
-            raise GenerationError(f"{spec.key} has no way to take {task} input")
-        return {}
+        return image_or_text_kwargs(task, spec, cond)
 
     def prepare_pipeline(self, pipe: Any, request: ShotRequest, spec: ModelSpec) -> dict[str, Any]:
         """The card's camera-move LoRA, loaded (once) and weighted, or every adapter off."""
