@@ -28,7 +28,7 @@ ray = pytest.importorskip("ray", reason="the farm tests need Ray: pip install -e
 
 import tiny_pipelines as tiny
 from conftest import free_port
-from farm_faults import FLAG
+from farm_faults import FLAG, SLOW_FLAG
 
 from studio.backends.base import GenerationCancelled
 from studio.board import Board, CameraMove, Shot
@@ -56,7 +56,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     flag = tmp_path_factory.mktemp("faults") / "oom"
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
              configure_logging=False,
-             runtime_env={"env_vars": {FLAG: str(flag), "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))},
+             runtime_env={"env_vars": {FLAG: str(flag), SLOW_FLAG: str(flag.with_name("slow")), "HF_HUB_OFFLINE": "1",
+                                       "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))},
                           "worker_process_setup_hook": "farm_faults.install"})
     try:
         farm = Farm(FarmSettings(workers=2))
@@ -161,12 +162,17 @@ def test_a_board_renders_across_two_workers_once_each_with_the_frames_of_a_local
 
 
 def test_a_worker_killed_mid_job_is_retried_on_the_other_and_makes_one_take(cluster, wan_dir, tmp_path):
-    farm, _ = cluster
+    farm, flag = cluster
     project = one_shot(tmp_path, wan_dir, "killed")
     job = farm_job(project, "w1", job_id="kill-me", options={**TINY, "steps": 8})
-    thread, outcome = in_thread(lambda: farm.run(job, lambda *a: None, threading.Event()))
-    victim = running_on(farm, "kill-me")
-    os.kill(victim.pid, signal.SIGKILL)
+    slow = flag.with_name("slow")
+    slow.touch()  # 8 steps of 0.5 s: a tiny model's job could end between two polls of the head
+    try:
+        thread, outcome = in_thread(lambda: farm.run(job, lambda *a: None, threading.Event()))
+        victim = running_on(farm, "kill-me")
+        os.kill(victim.pid, signal.SIGKILL)
+    finally:
+        slow.unlink()
     thread.join(300)
     take = outcome["value"]
     record = json.loads(project.resolve(take.sidecar_path).read_text())

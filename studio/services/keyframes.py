@@ -161,7 +161,7 @@ def generate_keyframes(
     elapsed = time.perf_counter() - started
     # 3. files: every picture and sidecar, or none
     batch = new_id("kb_")
-    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")  # orders two batches made within a second
     written: list[Path] = []
     variations = []
     try:
