@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from studio.common import Progress, shown
-from studio.models import DOWNLOAD_PATTERNS, ModelError, _looks_like_path, _progress_tqdm
+from studio.models import DOWNLOAD_PATTERNS, Catalogued, ModelError, _looks_like_path, _progress_tqdm
 
 IMAGE_TASKS = MappingProxyType({
     "t2i": "text to image",
@@ -29,7 +29,7 @@ IMAGE_TASKS = MappingProxyType({
 
 
 @dataclass(frozen=True)
-class ImageModelSpec:
+class ImageModelSpec(Catalogued):
     """One image model: where its weights live and what its pipelines need."""
 
     key: str
@@ -56,17 +56,6 @@ class ImageModelSpec:
     controlnet_pipeline: str | None = None
     revision: str | None = None
     note: str = ""
-
-    @property
-    def is_hub(self) -> bool:
-        return not _looks_like_path(self.source)
-
-    @property
-    def native_area(self) -> int:
-        return self.native_width * self.native_height
-
-    def supports(self, task: str) -> bool:
-        return task in self.tasks
 
     @property
     def family(self) -> str:

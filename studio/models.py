@@ -57,8 +57,29 @@ class FrameRule:
         return f"{self.multiple}k+1, {self.minimum}..{self.maximum}"
 
 
+class Catalogued:
+    """What a video model (ModelSpec) and an image model (image_models.ImageModelSpec) both answer
+    from their weights' source, native size and tasks."""
+
+    source: str
+    native_width: int
+    native_height: int
+    tasks: tuple[str, ...]
+
+    @property
+    def is_hub(self) -> bool:
+        return not _looks_like_path(self.source)
+
+    @property
+    def native_area(self) -> int:
+        return self.native_width * self.native_height
+
+    def supports(self, task: str) -> bool:
+        return task in self.tasks
+
+
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(Catalogued):
     """One model: where its weights live and the constraints its pipeline needs."""
 
     key: str
@@ -85,16 +106,6 @@ class ModelSpec:
     """GPU memory for every component's weights in bf16 with no offload, estimated from parameter
     counts (activations come on top; model offload needs about the largest component)."""
 
-    @property
-    def is_hub(self) -> bool:
-        return not _looks_like_path(self.source)
-
-    @property
-    def native_area(self) -> int:
-        return self.native_width * self.native_height
-
-    def supports(self, task: str) -> bool:
-        return task in self.tasks
 
 
 def _wan(key: str, source: str, title: str, pipeline: str, tasks: tuple[str, ...], size: tuple[int, int],

@@ -1,10 +1,13 @@
-"""Shared fixtures: temporary projects, the sample board, and a clean app home per test."""
+"""Shared fixtures: temporary projects, the sample board, a clean app home per test, and the app
+served for the browser tests."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -20,6 +23,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(project: Project, home: Path) -> Iterator[str]:
+    """The app on a free loopback port with ``project`` open and ``home`` as its home; its URL
+    (the browser tests' server, closed with its services afterwards)."""
+    from studio.ui.server import ServeOptions, start
+
+    services, demo, url = start(ServeOptions(project=project.root, port=free_port(), home=home), quiet=True)
+    try:
+        yield url
+    finally:
+        demo.close()
+        services.close()
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from studio.services.render import render_shot
 from studio.media import read_video
 from studio.storage import Project
 
-from conftest import free_port
+from conftest import served
 from test_ui_browser import CHROMIUM, Tab, browser, wait_for  # noqa: F401 - the browser fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -27,20 +27,14 @@ W, H = 416, 240
 def app(tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
-    from studio.ui.server import ServeOptions, start
-
     home = tmp_path_factory.mktemp("previz-home")
     board = Board(title="Drawn", width=W, height=H, shots=(
         Shot(id="d1", title="Harbour", duration=12, camera=(CameraMove("truck_right", 1.0, "linear"),)),
         Shot(id="d2", title="Quay", duration=12, continuity=True, camera=(CameraMove("truck_right", 1.0, "linear"),)),
     ))
     project = Project.create(tmp_path_factory.mktemp("projects") / "drawn", board)
-    services, demo, url = start(ServeOptions(project=project.root, port=free_port(), home=home), quiet=True)
-    try:
+    with served(project, home) as url:
         yield project, url
-    finally:
-        demo.close()
-        services.close()
 
 
 def stroke(page, box, points, steps: int = 8) -> None:

@@ -15,7 +15,7 @@ from studio.board import Board, CameraMove, Shot
 from studio.services import edits
 from studio.storage import Project
 
-from conftest import free_port
+from conftest import served
 from test_drawing_browser import colour, pick_layer, stroke
 from test_ui_browser import CHROMIUM, Tab, browser, wait_for  # noqa: F401 - the browser fixture
 
@@ -27,8 +27,6 @@ W, H = 416, 240
 def app(tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
-    from studio.ui.server import ServeOptions, start
-
     home = tmp_path_factory.mktemp("previz-home")
     board = Board(title="Sync", width=W, height=H, shots=(
         Shot(id="a1", title="Pier", duration=12, camera=(CameraMove("truck_right", 1.0, "linear"),)),
@@ -36,12 +34,8 @@ def app(tmp_path_factory):
         Shot(id="a3", title="Cliff", duration=12),
     ))
     project = Project.create(tmp_path_factory.mktemp("projects") / "sync", board)
-    services, demo, url = start(ServeOptions(project=project.root, port=free_port(), home=home), quiet=True)
-    try:
+    with served(project, home) as url:
         yield project, url
-    finally:
-        demo.close()
-        services.close()
 
 
 def shot(project: Project, shot_id: str) -> Shot:

@@ -14,7 +14,7 @@ from studio.board import Board, Shot
 from studio.services.keyframes import list_variations
 from studio.storage import Project
 
-from conftest import free_port
+from conftest import served
 from test_ui_browser import CHROMIUM, Tab, browser, wait_for  # noqa: F401 - the browser fixture
 
 import tiny_image_pipelines as tiny_image
@@ -28,8 +28,6 @@ W, H = 128, 96
 def app(tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
-    from studio.ui.server import ServeOptions, start
-
     home = tmp_path_factory.mktemp("previz-home")
     model = tiny_image.build_flux(tmp_path_factory.mktemp("models") / "tiny-flux")
     board = Board(title="Image first", width=W, height=H, shots=(
@@ -37,12 +35,8 @@ def app(tmp_path_factory):
         Shot(id="k2", title="Sea", prompt="the sea", duration=12),
     ))
     project = Project.create(tmp_path_factory.mktemp("projects") / "image-first", board)
-    services, demo, url = start(ServeOptions(project=project.root, port=free_port(), home=home), quiet=True)
-    try:
+    with served(project, home) as url:
         yield project, url, model
-    finally:
-        demo.close()
-        services.close()
 
 
 def test_make_four_variations_pick_one_and_see_it_as_the_panel(app, browser, tmp_path: Path):

@@ -16,7 +16,7 @@ from studio.media import SoundInput, write_video
 from studio.storage import Project
 from test_ui_browser import CHROMIUM, Tab, browser, wait_for  # noqa: F401 - browser is a fixture
 
-from conftest import free_port
+from conftest import served
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,8 +29,6 @@ def app(tmp_path_factory):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
     from studio.services.render import render_board
     from studio.services.workspace import Workspace
-    from studio.ui.server import ServeOptions, start
-
     home = tmp_path_factory.mktemp("previz-home")
     project = Workspace(home).first_project()
     project.update(lambda b: b.replace(width=320, height=192, fps=FrameRate(12), shots=tuple(
@@ -46,12 +44,8 @@ def app(tmp_path_factory):
         record = json.loads(sidecar.read_text())
         record["audio"] = {"codec": "aac", "rate": 48000, "channels": 1, "seconds": 1.0}
         sidecar.write_text(json.dumps(record))
-    services, demo, url = start(ServeOptions(project=project.root, port=free_port(), home=home), quiet=True)
-    try:
+    with served(project, home) as url:
         yield project, url
-    finally:
-        demo.close()
-        services.close()
 
 
 def board(project: Project):

@@ -18,7 +18,7 @@ from studio.media import read_video
 from studio.storage import Project
 from test_ui_browser import CHROMIUM, REPO, Tab, browser, wait_for  # noqa: F401 - browser is a fixture
 
-from conftest import free_port
+from conftest import served
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -32,7 +32,6 @@ def app(tmp_path_factory):
     from studio.services import edits
     from studio.services.render import render_board
     from studio.services.workspace import Workspace
-    from studio.ui.server import ServeOptions, start
     from tests.exportkit import write_tone
 
     home = tmp_path_factory.mktemp("previz-home")
@@ -43,12 +42,8 @@ def app(tmp_path_factory):
     render_board(project, backend="animatic")
     write_tone(home / "tone.wav", seconds=6.0, start=1.0)
     edits.set_audio(project, home / "tone.wav", "setup", offset=6)
-    services, demo, url = start(ServeOptions(project=project.root, port=free_port(), home=home), quiet=True)
-    try:
+    with served(project, home) as url:
         yield project, url
-    finally:
-        demo.close()
-        services.close()
 
 
 def board(project: Project):

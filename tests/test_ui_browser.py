@@ -16,7 +16,7 @@ import pytest
 from studio.board import Shot
 from studio.storage import Project
 
-from conftest import free_port
+from conftest import served
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -46,16 +46,10 @@ def small_sample(home: Path) -> Project:
 def app(tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (see DEVELOPERS.md)")
-    from studio.ui.server import ServeOptions, start
-
     home = tmp_path_factory.mktemp("previz-home")
     project = small_sample(home)
-    services, demo, url = start(ServeOptions(project=project.root, port=free_port(), home=home), quiet=True)
-    try:
+    with served(project, home) as url:
         yield project, url
-    finally:
-        demo.close()
-        services.close()
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,6 @@ def build_ltx2(folder: Path) -> Path:
     """LTX2Pipeline (text, and first frame through LTX2ImageToVideoPipeline on the same weights)."""
     from diffusers import (
         AutoencoderKLLTX2Audio,
-        AutoencoderKLLTX2Video,
         FlowMatchEulerDiscreteScheduler,
         LTX2Pipeline,
         LTX2VideoTransformer3DModel,
@@ -62,16 +61,7 @@ def build_ltx2(folder: Path) -> Path:
         audio_connector_num_learnable_registers=None, connector_rope_base_seq_len=32, rope_theta=10000.0,
         rope_double_precision=False, causal_temporal_positioning=False, rope_type="split",
     )
-    torch.manual_seed(0)
-    vae = AutoencoderKLLTX2Video(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8,), decoder_block_out_channels=(8,),
-        layers_per_block=(1,), decoder_layers_per_block=(1, 1), spatio_temporal_scaling=(True,),
-        decoder_spatio_temporal_scaling=(True,), decoder_inject_noise=(False, False), downsample_type=("spatial",),
-        upsample_residual=(False,), upsample_factor=(1,), timestep_conditioning=False, patch_size=1, patch_size_t=1,
-        encoder_causal=True, decoder_causal=False,
-    )
-    vae.use_framewise_encoding = False
-    vae.use_framewise_decoding = False
+    vae = tiny.tiny_ltx2_vae()
     torch.manual_seed(0)
     audio_vae = AutoencoderKLLTX2Audio(
         base_channels=4, output_channels=2, ch_mult=(1,), num_res_blocks=1, attn_resolutions=None, in_channels=2,

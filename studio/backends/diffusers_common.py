@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
@@ -718,35 +718,18 @@ class DiffusersBackend:
              cancel: threading.Event, shape: Shape) -> tuple[np.ndarray, Any]:
         """One pipeline call: progress each step, cancel from inside the loop, OOM -> advice.
         Returns the frames and the pipeline's audio (None for a model without sound)."""
-        import torch
-
         started = time.perf_counter()
         planned = kwargs["num_inference_steps"]
 
-        def on_step_end(pipeline: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        def report(pipeline: Any, step: int) -> None:
             total = int(getattr(pipeline, "_num_timesteps", None) or planned)
             done = step + 1
             elapsed = time.perf_counter() - started
             left = elapsed / done * (total - done)
             progress(done, total, f"step {done}/{total}, {elapsed:.1f} s elapsed, about {left:.0f} s left")
-            if cancel.is_set():
-                raise _Cancelled
-            return tensors
 
-        try:
-            with _decode_retry(pipe, self._decode_notes):
-                output = pipe(**kwargs, callback_on_step_end=on_step_end)
-        except _Cancelled:
-            pipe.maybe_free_model_hooks()
-            raise GenerationCancelled("cancelled; nothing was kept") from None
-        except torch.OutOfMemoryError:
-            pipe.maybe_free_model_hooks()
-            gc.collect()
-            _empty_accelerator_cache()
-            raise OutOfMemory(self._oom_message(shape)) from None
-        except (ValueError, TypeError, RuntimeError) as error:
-            pipe.maybe_free_model_hooks()
-            raise GenerationError(f"{type(pipe).__name__} failed: {error}") from error
+        with _decode_retry(pipe, self._decode_notes):
+            output = call_pipeline(pipe, kwargs, report, cancel, lambda: self._oom_message(shape))
         frames = np.asarray(self.output_frames(output), dtype=np.float32)
         audio = getattr(output, "audio", None)
         return np.clip(np.rint(frames * 255.0), 0, 255).astype(np.uint8), None if audio is None else audio[0]
@@ -841,6 +824,35 @@ def _decode_retry(pipe: Any, notes: list[str]) -> Iterator[None]:
         yield
     finally:
         del vae.decode  # the instance attribute goes; the class's method shows through again
+
+
+def call_pipeline(pipe: Any, kwargs: dict[str, Any], report: Callable[[Any, int], None],
+                  cancel: threading.Event, oom_message: Callable[[], str]) -> Any:
+    """One pipeline call as every diffusers backend makes it (video and still): ``report(pipeline,
+    step)`` after each step and cancel from inside the loop; a cancel, an out-of-memory (with
+    ``oom_message()``'s advice) or any other failure comes out as the backends' own error, with
+    the pipeline's offload hooks freed."""
+    import torch
+
+    def on_step_end(pipeline: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        report(pipeline, step)
+        if cancel.is_set():
+            raise _Cancelled
+        return tensors
+
+    try:
+        return pipe(**kwargs, callback_on_step_end=on_step_end)
+    except _Cancelled:
+        pipe.maybe_free_model_hooks()
+        raise GenerationCancelled("cancelled; nothing was kept") from None
+    except torch.OutOfMemoryError:
+        pipe.maybe_free_model_hooks()
+        gc.collect()
+        _empty_accelerator_cache()
+        raise OutOfMemory(oom_message()) from None
+    except (ValueError, TypeError, RuntimeError, IndexError) as error:
+        pipe.maybe_free_model_hooks()
+        raise GenerationError(f"{type(pipe).__name__} failed: {error}") from error
 
 
 def _empty_accelerator_cache() -> None:

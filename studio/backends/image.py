@@ -20,7 +20,6 @@ result (diffusers refuses a zero-step img2img).
 
 from __future__ import annotations
 
-import gc
 import inspect
 import math
 import threading
@@ -35,7 +34,7 @@ from studio.backends.base import GenerationCancelled, GenerationError, OutOfMemo
 from studio.backends.diffusers_common import (
     MAX_ASPECT,
     DiffusersBackend,
-    _empty_accelerator_cache,
+    call_pipeline,
     fit_keyframe,
     to_pil,
 )
@@ -43,9 +42,6 @@ from studio.backends.loras import LoraRequest
 from studio.common import Progress, shown
 from studio.image_models import IMAGE_TASKS, ImageModelSpec, resolve_image_model
 from studio.models import ModelError
-
-class _Cancelled(Exception):
-    """Raised inside the step callback to stop the denoising loop at once."""
 
 
 @dataclass(frozen=True)
@@ -292,34 +288,18 @@ class ImageBackend(DiffusersBackend):
 
     def _run_once(self, pipe: Any, kwargs: dict[str, Any], progress: Progress, cancel: threading.Event,
                   offset: int, total: int, size: ImageSize, index: int, count: int) -> np.ndarray:
-        import torch
 
         started = time.perf_counter()
         planned = kwargs["num_inference_steps"]
 
-        def on_step_end(pipeline: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        def report(pipeline: Any, step: int) -> None:
             done = offset + min(step + 1, planned)
             progress(done, total, f"picture {index + 1}/{count}: step {step + 1}/{planned}, "
                                   f"{time.perf_counter() - started:.1f} s")
-            if cancel.is_set():
-                raise _Cancelled
-            return tensors
 
         if cancel.is_set():
             raise GenerationCancelled("cancelled; nothing was kept")
-        try:
-            output = pipe(**kwargs, callback_on_step_end=on_step_end)
-        except _Cancelled:
-            pipe.maybe_free_model_hooks()
-            raise GenerationCancelled("cancelled; nothing was kept") from None
-        except torch.OutOfMemoryError:
-            pipe.maybe_free_model_hooks()
-            gc.collect()
-            _empty_accelerator_cache()
-            raise OutOfMemory(self._image_oom(size)) from None
-        except (ValueError, TypeError, RuntimeError, IndexError) as error:
-            pipe.maybe_free_model_hooks()
-            raise GenerationError(f"{type(pipe).__name__} failed: {error}") from error
+        output = call_pipeline(pipe, kwargs, report, cancel, lambda: self._image_oom(size))
         progress(offset + planned, total, f"picture {index + 1}/{count} done")
         picture = np.asarray(output.images[0], dtype=np.float32)
         return np.clip(np.rint(picture * 255.0), 0, 255).astype(np.uint8)
