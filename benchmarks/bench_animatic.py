@@ -204,8 +204,8 @@ def paired(ours, theirs, runs: int) -> tuple[float, float, float, float, float]:
 
 def stream_encode(backend: AnimaticBackend, req: ShotRequest, out: Path) -> int:
     """Render + encode as services/render.py does: frames go to ffmpeg as they are made."""
-    stream = backend.stream(req, lambda *_: None, threading.Event())
-    return write_video_stream(out, stream.frames, req.width, req.height, FPS)
+    stream = backend.stream(req, lambda *_: None, threading.Event(), pixel_format="yuv420p")
+    return write_video_stream(out, stream.frames, req.width, req.height, FPS, pixel_format="yuv420p")
 
 
 LAYER_DEPTHS = (2.0, 1.0, 0.6)

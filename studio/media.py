@@ -283,15 +283,20 @@ def write_video_stream(
     fps: FrameRate,
     encoding: tuple[str, ...] = TAKE_ENCODING,
     audio: SoundInput | None = None,
+    pixel_format: str = "rgb24",
 ) -> int:
     """Encode frames as they are produced (no whole clip in memory); atomic like write_video.
 
-    Returns the number of frames written. The temp name is unique per thread, so two writers
+    Frames are (H, W, 3) RGB, converted here (studio.yuv), or with ``pixel_format`` "yuv420p"
+    (H * 3 / 2, W) plane stacks that go to ffmpeg as they are. Returns the number of frames written. The temp name is unique per thread, so two writers
     of the same target each produce a whole file and the last rename wins. ``audio`` becomes
     the second stream (the video stays stream 0, so takes still join by stream copy).
     """
     if width % 2 or height % 2:
         raise MediaError(f"{path.name}: H.264 needs an even size, got {width}x{height}")
+    if pixel_format not in ("rgb24", "yuv420p"):
+        raise MediaError(f"{path.name}: frames must be rgb24 or yuv420p, got {pixel_format!r}")
+    shape = (height, width, 3) if pixel_format == "rgb24" else (height * 3 // 2, width)
     path.parent.mkdir(parents=True, exist_ok=True)
     command = [
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
@@ -316,9 +321,9 @@ def write_video_stream(
                 fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
             try:
                 for frame in frames:
-                    if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
-                        raise MediaError(f"{path.name}: frame {count} is {frame.dtype} {frame.shape}, expected ({height}, {width}, 3) uint8")
-                    process.stdin.write(rgb_to_i420(frame, picture).data)
+                    if frame.shape != shape or frame.dtype != np.uint8:
+                        raise MediaError(f"{path.name}: frame {count} is {frame.dtype} {frame.shape}, expected {shape} uint8 ({pixel_format})")
+                    process.stdin.write((rgb_to_i420(frame, picture) if pixel_format == "rgb24" else np.ascontiguousarray(frame)).data)
                     count += 1
             except BrokenPipeError:
                 pass

@@ -21,6 +21,10 @@ import numpy as np
 
 LIMITED_CHROMA = 224.0 / 255.0
 """Limited-range chroma is full-range (JPEG) chroma scaled by 224/255 about 128."""
+_BT601 = np.array([[65.481, 128.553, 24.966, 16.0],
+                   [-37.797, -74.203, 112.0, 128.0],
+                   [112.0, -93.786, -18.214, 128.0]]) / 255.0
+"""Y, Cb, Cr from R, G, B (0..255) and an offset (in 255ths): ITU-R BT.601, limited range."""
 
 
 def i420_size(width: int, height: int) -> int:
@@ -43,6 +47,34 @@ def rgb_to_i420(rgb: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     planes[:quarter] = chroma[..., 2].reshape(-1)
     planes[quarter:] = chroma[..., 1].reshape(-1)
     return out
+
+
+def luma(picture: np.ndarray) -> np.ndarray:
+    """(H, W) luma of an RGB picture, or of a premultiplied RGBA one premultiplied in turn (its
+    offset scaled by alpha too, so "over" in luma is "over" in RGB): the animatic warps this
+    plane itself when it films for the encoder."""
+    matrix = _BT601[:1].copy()
+    if picture.shape[2] == 3:
+        matrix[:, 3] *= 255.0
+    return cv2.transform(picture, matrix)
+
+
+def chroma(picture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) Cb and Cr of an RGB picture, or of a premultiplied RGBA one premultiplied in turn
+    (like :func:`luma`), at the picture's own size."""
+    matrix = _BT601[1:].copy()
+    if picture.shape[2] == 3:
+        matrix[:, 3] *= 255.0
+    cb, cr = cv2.split(cv2.transform(picture, matrix))
+    return cb, cr
+
+
+def i420_planes(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of a (H * 3 / 2, W) yuv420p frame's Y (H, W), U and V (H / 2, W / 2) planes."""
+    quarter = width * height // 4
+    rest = frame[height:].reshape(-1)
+    return (frame[:height], rest[:quarter].reshape(height // 2, width // 2),
+            rest[quarter:].reshape(height // 2, width // 2))
 
 
 def i420_to_rgb(planes: np.ndarray) -> np.ndarray:

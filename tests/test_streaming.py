@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.backends.animatic import BATCH_FRAMES, AnimaticBackend
+from studio.backends.animatic import AnimaticBackend
+from studio.backends.warper import BATCH_FRAMES
 from studio.backends.base import GenerationCancelled, KeyframeImage, ShotRequest
 from studio.board import Board, CameraMove, FrameRate, Shot
 from studio.media import probe_stream

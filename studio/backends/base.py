@@ -170,14 +170,17 @@ def fit_audio(samples: np.ndarray, rate: int, frames: int, fps: FrameRate) -> tu
 @dataclass(frozen=True)
 class ClipStream:
     """A clip whose frames are made as they are consumed (a backend that can stream offers
-    ``stream(request, progress, cancel) -> ClipStream`` beside ``generate``): exactly
-    ``num_frames`` uint8 (H, W, 3) frames, each valid until the next is taken, so a long shot
-    goes to the encoder without ever being held whole. ``metadata`` as for :class:`Clip`."""
+    ``stream(request, progress, cancel, pixel_format="rgb24") -> ClipStream`` beside
+    ``generate``): exactly ``num_frames`` uint8 frames, each valid until the next is taken, so a
+    long shot goes to the encoder without ever being held whole: (H, W, 3) RGB, or with
+    ``pixel_format`` "yuv420p" the encoder's (H * 3 / 2, W) plane stack (studio.yuv).
+    ``metadata`` as for :class:`Clip`."""
 
     frames: Iterator[np.ndarray]
     num_frames: int
     fps: FrameRate
     metadata: dict[str, Any] = field(default_factory=dict)
+    pixel_format: str = "rgb24"
 
 
 class Backend(Protocol):

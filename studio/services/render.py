@@ -279,9 +279,9 @@ def encode_take(generator: Any, backend_name: str, request: ShotRequest, video_p
     metadata and the sound's record. Raises GenerationCancelled when cancelled."""
     expected = (request.num_frames, request.height, request.width, 3)
     if hasattr(generator, "stream"):
-        stream = generator.stream(request, progress, cancel)
+        stream = generator.stream(request, progress, cancel, pixel_format="yuv420p")
         written = write_video_stream(video_path, stream.frames, request.width, request.height, request.fps,
-                                     take_encoding(request.num_frames))
+                                     take_encoding(request.num_frames), pixel_format=stream.pixel_format)
         if written != request.num_frames:
             raise GenerationError(f"backend {backend_name!r} made {written} frames, expected {request.num_frames}")
         return stream.metadata, None

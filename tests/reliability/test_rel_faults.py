@@ -151,7 +151,8 @@ def test_a_backend_that_ignores_cancel_still_attaches_nothing(project) -> None:
 
 
 def test_the_animatic_backend_stops_within_one_batch_of_a_cancel(project) -> None:
-    from studio.backends.animatic import BATCH_FRAMES, AnimaticBackend
+    from studio.backends.animatic import AnimaticBackend
+    from studio.backends.warper import BATCH_FRAMES
     from studio.backends.base import GenerationCancelled
 
     project.update(lambda b: b.with_shot(b.shot("s1").replace(duration=8 * BATCH_FRAMES)))
