@@ -84,10 +84,14 @@ def test_render_every_sample_card_and_export_every_format_through_the_cli(tmp_pa
     from studio.media import probe_stream
 
     assert studio("new", str(tmp_path / "film"), "--from-sample").returncode == 0
+    project = Project.open(tmp_path / "film")
+    # every card with its moves, keyframes and frame count, at a quarter of the sample's width and height
+    # (832x480 took a sixteenfold render and encode for the same checks)
+    project.update(lambda board: board.replace(width=208, height=120))
     result = studio("render", str(tmp_path / "film"), "--backend", "animatic")
     assert result.returncode == 0, result.stderr
-    project = Project.open(tmp_path / "film")
     board = project.load()
+    assert (board.width, board.height) == (208, 120) and len(board.shots) == 7
     for shot in board.shots:
         take = shot.chosen()
         assert take is not None and take.path in result.stdout
