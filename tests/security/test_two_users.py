@@ -99,10 +99,10 @@ def folder_of(workspace: Path, project_id: str) -> Path:
     return Path(registry(workspace)["projects"][project_id]["folder"])
 
 
-def new_board(client: Client, name: str, shots: int = 1) -> tuple[str, list[str]]:
+def new_board(client: Client, name: str, shots: int = 1, duration: int = 6) -> tuple[str, list[str]]:
     project = client.predict(name, api_name="/new_project")
     client.predict(project, SMALL, -1, "seconds", api_name="/update_board")
-    ids = [client.predict(project, {"title": f"S{i + 1}", "duration": 6, "prompt": f"shot {i}"}, -1, "",
+    ids = [client.predict(project, {"title": f"S{i + 1}", "duration": duration, "prompt": f"shot {i}"}, -1, "",
                           api_name="/add_shot")["id"] for i in range(shots)]
     return project, ids
 
@@ -273,10 +273,8 @@ def test_kill_9_with_queued_jobs_then_restart(tmp_path) -> None:
     server = Server(workspace, tmp_path / "tmp")
     try:
         alice, bob = server.client("alice"), server.client("bob")
-        project, _ = new_board(alice, "Long film", 12)
+        project, _ = new_board(alice, "Long film", 12, duration=96)
         alice.predict(project, {"width": 640, "height": 384, "fps": "24"}, -1, "seconds", api_name="/update_board")
-        for shot in alice.predict(project, api_name="/load_board")["shots"]:
-            alice.predict(project, shot["id"], {"duration": 96}, api_name="/update_shot")
         queued = alice.predict(project, False, False, api_name="/render_board")
         bob_project, bob_shots = new_board(bob, "Bob's", 1)
         folder = folder_of(workspace, project)
