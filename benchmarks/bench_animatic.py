@@ -1,6 +1,6 @@
 """Animatic renderer vs ffmpeg's zoompan: the same camera move on the same image, in one run.
 
-  speed:   frames per second, render only (frames in memory) and render + H.264 encode
+  speed:   frames per second, render only (frames made and dropped; ours as RGB and as yuv420p) and render + H.264 encode
            (ours: AnimaticBackend.stream into studio.media.write_video_stream, as a take is made; zoompan: one ffmpeg process piping
            straight into libx264 with the same TAKE_ENCODING settings), at each size
   jitter:  frame-to-frame deviation from the smooth path. Each frame pair is phase-correlated on
@@ -202,6 +202,18 @@ def paired(ours, theirs, runs: int) -> tuple[float, float, float, float, float]:
             statistics.median(cpus[0]), statistics.median(cpus[1]))
 
 
+def drain(backend: AnimaticBackend, req: ShotRequest, pixel_format: str) -> int:
+    """Render only: every frame made and dropped (a whole clip in memory would time the page
+    faults of a fresh 144 MB array as much as the rendering)."""
+    return sum(1 for _ in backend.stream(req, lambda *_: None, threading.Event(), pixel_format=pixel_format).frames)
+
+
+def run_zoompan_dropped(image_path: Path, vf: str, frames: int) -> None:
+    """zoompan's render only: its frames converted to raw RGB and dropped."""
+    subprocess.run(zoompan_command(image_path, vf, frames, ["-f", "rawvideo", "-pix_fmt", "rgb24", "-y", os.devnull]),
+                   check=True)
+
+
 def stream_encode(backend: AnimaticBackend, req: ShotRequest, out: Path) -> int:
     """Render + encode as services/render.py does: frames go to ffmpeg as they are made."""
     stream = backend.stream(req, lambda *_: None, threading.Event(), pixel_format="yuv420p")
@@ -265,8 +277,11 @@ def main() -> None:
                 maps = path_maps(move, width, height, 2 * width, 2 * height, args.frames)
                 vf = zoompan_filter(maps, width, height, 2 * width)
                 req = request(move, image, width, height, args.frames)
-                ours_s, ours_cpu, clip = timed(lambda: backend.generate(req, lambda *_: None, threading.Event()), args.runs)
-                theirs_s, theirs_cpu, theirs = timed(lambda: run_zoompan_raw(image_path, vf, args.frames, width, height), args.runs)
+                ours_s, ours_cpu, _ = timed(lambda: drain(backend, req, "rgb24"), args.runs)
+                yuv_s, yuv_cpu, _ = timed(lambda: drain(backend, req, "yuv420p"), args.runs)
+                theirs_s, theirs_cpu, _ = timed(lambda: run_zoompan_dropped(image_path, vf, args.frames), args.runs)
+                clip = backend.generate(req, lambda *_: None, threading.Event())  # the frames, for jitter and quality
+                theirs = run_zoompan_raw(image_path, vf, args.frames, width, height)
                 assert clip.frames.shape == theirs.shape, (clip.frames.shape, theirs.shape)
                 out_mp4 = tmp / "ours.mp4"
                 zp_cmd = zoompan_command(image_path, vf, args.frames, [*TAKE_ENCODING, "-r", str(FPS), str(tmp / "zoompan.mp4")])
@@ -275,8 +290,9 @@ def main() -> None:
                                                                 lambda: subprocess.run(zp_cmd, check=True), args.runs)
                 fps = lambda seconds: args.frames / seconds  # noqa: E731
                 cpu_ms = lambda seconds: seconds / args.frames * 1000  # noqa: E731
-                speed_rows.append((f"{width}x{height}", move, fps(ours_s), fps(theirs_s), fps(ours_enc_s), fps(theirs_enc_s),
-                                   enc_ratio, load, cpu_ms(ours_enc_cpu), cpu_ms(theirs_enc_cpu), cpu_ms(ours_cpu), cpu_ms(theirs_cpu)))
+                speed_rows.append((f"{width}x{height}", move, fps(ours_s), fps(yuv_s), fps(theirs_s), fps(ours_enc_s), fps(theirs_enc_s),
+                                   enc_ratio, load, cpu_ms(ours_enc_cpu), cpu_ms(theirs_enc_cpu), cpu_ms(ours_cpu), cpu_ms(yuv_cpu),
+                                   cpu_ms(theirs_cpu)))
                 if (width, height) == sizes[0]:
                     direct = np.stack([cv2.warpPerspective(image, m, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                                                            borderMode=cv2.BORDER_REPLICATE) for m in maps])
@@ -294,16 +310,24 @@ def main() -> None:
         two_cores = AnimaticBackend(workers=2)
         for move in ("truck_right", "dolly_in"):
             req = layered_request(move, image, width, height, args.frames)
-            ours_s, ours_cpu, clip = timed(lambda: two_cores.generate(req, lambda *_: None, threading.Event()), args.runs)
+            ours_s, ours_cpu, _ = timed(lambda: drain(two_cores, req, "rgb24"), args.runs)
+            yuv_s, yuv_cpu, _ = timed(lambda: drain(two_cores, req, "yuv420p"), args.runs)
+            clip = two_cores.generate(req, lambda *_: None, threading.Event())
             maps = path_maps(move, width, height, width, height, args.frames)
             vf = zoompan_filter(maps, width, height, width)
             zp_cmd = zoompan_command(image_path, vf, args.frames, [*TAKE_ENCODING, "-r", str(FPS), str(tmp / "zoompan.mp4")])
             load = os.getloadavg()[0]
             ours_enc_s, theirs_enc_s, enc_ratio, ours_enc_cpu, theirs_enc_cpu = paired(lambda: stream_encode(two_cores, req, tmp / "layers.mp4"),
                                                             lambda: subprocess.run(zp_cmd, check=True), args.runs)
+            # the bound: the encoder alone on our frames (made beforehand, sent from memory)
+            made = [frame.copy() for frame in two_cores.stream(req, lambda *_: None, threading.Event(), pixel_format="yuv420p").frames]
+            x264_s, _, x264_ratio, _, _ = paired(
+                lambda: write_video_stream(tmp / "x264.mp4", iter(made), width, height, FPS, pixel_format="yuv420p"),
+                lambda: subprocess.run(zp_cmd, check=True), args.runs)
             fps = lambda seconds: args.frames / seconds  # noqa: E731
             cpu_ms = lambda seconds: seconds / args.frames * 1000  # noqa: E731
-            layer_rows.append((move, fps(ours_s), args.frames / ours_cpu * 2, fps(ours_enc_s), fps(theirs_enc_s), enc_ratio, load,
+            layer_rows.append((move, fps(ours_s), args.frames / ours_cpu * 2, fps(yuv_s), args.frames / yuv_cpu * 2, fps(x264_s), x264_ratio,
+                               fps(ours_enc_s), fps(theirs_enc_s), enc_ratio, load,
                                cpu_ms(ours_enc_cpu), cpu_ms(theirs_enc_cpu)))
             if move == "truck_right":
                 layer_jitter_rows = layer_jitter(clip.frames, clip.metadata, move, width, height)
@@ -319,17 +343,18 @@ def main() -> None:
         "fps are low and noisy; the ratios (same run, same input) are what to compare.",
         "",
         f"Same move, same keyframe (2x the output size), {args.frames} frames, medians of {args.runs} runs. "
-        "Render only = frames in memory (zoompan: piped out as raw RGB); + encode = H.264 with TAKE_ENCODING "
-        "(ours streamed into studio.media.write_video_stream as a take is made, zoompan in the same ffmpeg process); "
+        "Render only = every frame made and dropped: ours as RGB and as the yuv420p planes takes are rendered in, "
+        "zoompan's converted to raw RGB. + encode = H.264 with TAKE_ENCODING "
+        "(ours streamed as yuv420p into studio.media.write_video_stream as a take is made, zoompan in the same ffmpeg process); "
         "the two + encode runs alternate (ours, zoompan, ours, ...) so each pair meets the same load, and the ratio is "
         "the median of the pairs' ratios. 'load' is the 1-minute load average when the pairs started.",
         "",
-        "| size | move | ours fps | zoompan fps | ratio | ours + encode fps | zoompan + encode fps | ratio (median of pairs) "
-        "| + encode CPU ms/frame, ours / zoompan | load |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| size | move | ours RGB fps | ours yuv420p fps | zoompan fps | ratio (RGB) | ours + encode fps | zoompan + encode fps "
+        "| ratio (median of pairs) | + encode CPU ms/frame, ours / zoompan | load |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for size, move, ours, theirs, ours_enc, theirs_enc, enc_ratio, load, ours_enc_ms, theirs_enc_ms, _, _ in speed_rows:
-        lines.append(f"| {size} | {move} | {ours:.0f} | {theirs:.0f} | {ours / theirs:.1f}x | {ours_enc:.0f} | {theirs_enc:.0f} | "
+    for size, move, ours, yuv, theirs, ours_enc, theirs_enc, enc_ratio, load, ours_enc_ms, theirs_enc_ms, *_ in speed_rows:
+        lines.append(f"| {size} | {move} | {ours:.0f} | {yuv:.0f} | {theirs:.0f} | {ours / theirs:.1f}x | {ours_enc:.0f} | {theirs_enc:.0f} | "
                      f"{enc_ratio:.2f}x | {ours_enc_ms:.1f} / {theirs_enc_ms:.1f} | {load:.1f} |")
     lines += [
         "",
@@ -338,11 +363,13 @@ def main() -> None:
         "cores by ours (it renders on both) and one core by zoompan's (the filter runs on one thread); it is a "
         "projection, not a measurement.",
         "",
-        "| size | move | ours CPU ms/frame | zoompan CPU ms/frame | ours idle 2-core fps | zoompan idle 2-core fps |",
-        "|---|---|---:|---:|---:|---:|",
+        "| size | move | ours RGB CPU ms/frame | ours yuv420p CPU ms/frame | zoompan CPU ms/frame | ours yuv420p idle 2-core fps "
+        "| zoompan idle 2-core fps |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for size, move, *_, ours_cpu_ms, theirs_cpu_ms in speed_rows:
-        lines.append(f"| {size} | {move} | {ours_cpu_ms:.2f} | {theirs_cpu_ms:.2f} | {2000 / ours_cpu_ms:.0f} | {1000 / theirs_cpu_ms:.0f} |")
+    for size, move, *_, ours_cpu_ms, yuv_cpu_ms, theirs_cpu_ms in speed_rows:
+        lines.append(f"| {size} | {move} | {ours_cpu_ms:.2f} | {yuv_cpu_ms:.2f} | {theirs_cpu_ms:.2f} | {2000 / yuv_cpu_ms:.0f} | "
+                     f"{1000 / theirs_cpu_ms:.0f} |")
     lines += [
         "",
         f"Jitter at {sizes[0][0]}x{sizes[0][1]}: |measured - intended| frame-to-frame shift of four off-centre "
@@ -377,16 +404,20 @@ def main() -> None:
         f"Three-layer drawn panel at 832x480 (depths {', '.join(f'{d:g}' for d in LAYER_DEPTHS)}: an opaque far layer, "
         "opaque bands on transparent mid and near layers), 2 worker threads; each frame is planned in 32 px tiles "
         "(a layer warped straight in where it is the topmost opaque one, blended with a premultiplied 'over' only where "
-        "it is partly painted, skipped where hidden); render + encode streams frames into ffmpeg (as yuv420p) as they are made. The zoompan column films the "
-        "flattened panel (one plane: no parallax) with the same move. 'CPU-bound 2-core fps' = 2 cores / CPU seconds per frame.",
+        "it is partly painted, skipped where hidden); render + encode streams yuv420p frames into ffmpeg as they are made. The zoompan column films the "
+        "flattened panel (one plane: no parallax) with the same move. 'CPU-bound 2-core fps' = 2 cores / CPU seconds per frame. "
+        "'Encode alone' sends our frames, made beforehand, from memory to the same encoder (paired with zoompan + encode "
+        "like the column after it): no render can be faster than that, so it bounds our render + encode.",
         "",
-        "| move | ours render fps | CPU-bound 2-core fps | ours render + encode fps | zoompan + encode fps | ratio (median of pairs) "
-        "| + encode CPU ms/frame, ours / zoompan | load |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| move | ours RGB render fps | CPU-bound 2-core fps | ours yuv420p render fps | CPU-bound 2-core fps "
+        "| encode alone of our frames fps (ratio to zoompan + encode) "
+        "| ours render + encode fps | zoompan + encode fps | ratio (median of pairs) | + encode CPU ms/frame, ours / zoompan | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for move, ours, cpu_fps, ours_enc, theirs_enc, enc_ratio, load, ours_enc_ms, theirs_enc_ms in layer_rows:
-        lines.append(f"| {move} | {ours:.0f} | {cpu_fps:.0f} | {ours_enc:.0f} | {theirs_enc:.0f} | {enc_ratio:.2f}x | "
-                     f"{ours_enc_ms:.1f} / {theirs_enc_ms:.1f} | {load:.1f} |")
+    for (move, ours, cpu_fps, yuv, yuv_cpu_fps, x264, x264_ratio, ours_enc, theirs_enc, enc_ratio, load,
+         ours_enc_ms, theirs_enc_ms) in layer_rows:
+        lines.append(f"| {move} | {ours:.0f} | {cpu_fps:.0f} | {yuv:.0f} | {yuv_cpu_fps:.0f} | {x264:.0f} ({x264_ratio:.2f}x) | "
+                     f"{ours_enc:.0f} | {theirs_enc:.0f} | {enc_ratio:.2f}x | {ours_enc_ms:.1f} / {theirs_enc_ms:.1f} | {load:.1f} |")
     lines += [
         "",
         "Jitter per layer (truck_right; patches in the third of the frame each layer alone shows, against the camera "

@@ -307,9 +307,7 @@ class Warper:
                     elif kind == "a":
                         found = np.ascontiguousarray(image[..., 3])
                     else:
-                        cb, cr = chroma(image)
-                        self._pictures[("v", s, p)] = cr
-                        found = cb if kind == "u" else cr
+                        found = chroma(image)["uv".index(kind)]
                     self._pictures[name] = found
         return found
 
