@@ -305,6 +305,12 @@ def test_studio_render_cluster_ray_renders_the_missing_shots_and_shows_progress(
     # nothing missing now: a second run makes nothing
     assert main(["render", str(project.root), "--cluster", "ray", "--workers", "2"]) == 0
     assert "nothing to render" in capsys.readouterr().out
+    # a seed for one named shot, as without the farm (it was refused with --cluster)
+    assert main(["render", str(project.root), "--cluster", "ray", "--workers", "2", "--shot", "c1", "--seed", "777"]) == 0
+    c1 = project.load().shot("c1")
+    assert len(c1.takes) == 2 and c1.chosen().seed == 777
+    assert main(["render", str(project.root), "--cluster", "ray", "--seed", "5"]) != 0
+    assert "--seed applies to one shot: give --shot ID too" in capsys.readouterr().err
 
 
 def test_the_apps_queue_renders_on_the_farm_and_a_continuity_shot_waits_for_the_one_before(cluster, tmp_path):

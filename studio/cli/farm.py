@@ -33,8 +33,8 @@ def cmd_render_farm(args: argparse.Namespace, settings: dict[str, Any], options:
     """Render the wanted shots on the farm; exit 1 when any failed (each reason printed once)."""
     from studio.services.farm import Farm, FarmError, FarmSettings, render_board_on_farm
 
-    if args.seed is not None:
-        raise CommandError("--seed is not offered with --cluster: lock the shot's seed on the board instead")
+    if args.seed is not None and not args.shots:
+        raise CommandError("--seed applies to one shot: give --shot ID too")
     from studio.backends.base import GenerationError
     from studio.services.render import shots_to_render
 
@@ -62,7 +62,7 @@ def cmd_render_farm(args: argparse.Namespace, settings: dict[str, Any], options:
             outcomes.extend(render_board_on_farm(
                 farm, project, shot_ids=args.shots, only_missing=not args.all and not args.shots,
                 backend=args.backend, settings=settings, options=options, progress=board.job, cancel=cancel,
-                quality=args.quality))
+                quality=args.quality, seed=args.seed))
         except Exception as error:  # noqa: BLE001 - handed to the main thread below
             errors.append(error)
 

@@ -574,14 +574,18 @@ def render_board_on_farm(farm: Farm, project: Project, *, shot_ids: list[str] | 
                          only_missing: bool = True, backend: str | None = None,
                          settings: dict[str, Any] | None = None, options: dict[str, Any] | None = None,
                          progress: Callable[[str, int, int, str], None] | None = None,
-                         cancel: threading.Event | None = None, quality: str | None = None) -> list[FarmOutcome]:
+                         cancel: threading.Event | None = None, quality: str | None = None,
+                         seed: int | None = None) -> list[FarmOutcome]:
     """Every wanted shot on the farm at once (a continuity shot waits for the one before it).
 
     Unlike the in-process render a failure does not stop the others: each shot's outcome is
-    returned, failures with their reason. ``progress(shot_id, done, total, message)``.
+    returned, failures with their reason. ``progress(shot_id, done, total, message)``. ``seed``
+    renders the named shots (``shot_ids``) with that seed instead of their own.
     """
     from studio.services.render import shots_to_render
 
+    if seed is not None and not shot_ids:
+        raise GenerationError("a seed applies to the shots it is given for: name them (shot_ids)")
     cancel = cancel or threading.Event()
     board = project.load()
     todo = [board.shot(shot_id) for shot_id in shots_to_render(board, shot_ids, only_missing, quality)]
@@ -597,7 +601,7 @@ def render_board_on_farm(farm: Farm, project: Project, *, shot_ids: list[str] | 
         report = (lambda done, total, message: progress(shot.id, done, total, message)) if progress else _quiet
         report(0, 0, "waiting for a worker")
         job = farm_job(project, shot.id, job_id=f"farm-{run_id}-{index}", backend=backend, settings=settings,
-                       options=options, quality=quality)
+                       options=options, quality=quality, seed=seed)
         take = farm.run(job, report, cancel)
         report(1, 1, f"done: {take.path}")
         return take
