@@ -451,18 +451,21 @@ class Warper:
         for frame in range(start, stop):
             if cancel.is_set():
                 return
-            seen = [s for s in range(len(self.sources)) if self.weights[frame, s] > 0.0]
+            steps = {s: self.steps(frame, s) for s in range(len(self.sources)) if self.weights[frame, s] > 0.0}
             outputs = self._outputs(frames[frame - start]) if self.pixel_format == YUV420P else buffers
             for group in self.groups:
                 outs = [outputs[kind] for kind in group.kinds]
                 layers = [scratch[kind] for kind in group.kinds]
-                if len(seen) == 1:
-                    self._composite(group, frame, seen[0], self.steps(frame, seen[0]), outs, layers, alphas[group.step])
+                if len(steps) == 1:
+                    [(s, plan)] = steps.items()
+                    self._composite(group, frame, s, plan, outs, layers, alphas[group.step])
                     continue
-                totals = [np.zeros(out.shape, np.float32) for out in outs]  # a dissolve between keyframes
+                # a dissolve between keyframes: each source into ``buffers`` (for RGB also the
+                # output, written only once every source is summed)
+                totals = [np.zeros(out.shape, np.float32) for out in outs]
                 parts = [buffers[kind] for kind in group.kinds]
-                for s in seen:
-                    self._composite(group, frame, s, self.steps(frame, s), parts, layers, alphas[group.step])
+                for s, plan in steps.items():
+                    self._composite(group, frame, s, plan, parts, layers, alphas[group.step])
                     for total, part in zip(totals, parts):
                         total += np.float32(self.weights[frame, s]) * part
                 for total, out in zip(totals, outs):
