@@ -215,15 +215,20 @@ def test_a_failure_a_retry_cannot_fix_is_reported_once_with_its_reason(cluster, 
 
 
 def test_cancel_stops_a_running_job_on_its_worker_within_a_step(cluster, wan_dir, tmp_path):
-    farm, _ = cluster
+    farm, flag = cluster
     project = one_shot(tmp_path, wan_dir, "cancelled")
     cancel = threading.Event()
     steps: list[int] = []
     job = farm_job(project, "w1", job_id="cancel-me", options={**TINY, "steps": 30})
-    thread, outcome = in_thread(lambda: farm.run(job, lambda done, total, message: steps.append(done), cancel))
-    worker = running_on(farm, "cancel-me")
-    cancel.set()
-    thread.join(120)
+    slow = flag.with_name("slow")
+    slow.touch()  # 0.5 s a step: under load the 30 tiny steps could all end before the cancel arrived
+    try:
+        thread, outcome = in_thread(lambda: farm.run(job, lambda done, total, message: steps.append(done), cancel))
+        worker = running_on(farm, "cancel-me")
+        cancel.set()
+        thread.join(120)
+    finally:
+        slow.unlink()
     error = outcome.get("error")
     assert isinstance(error, GenerationCancelled)
     stopped, arrived = (int(n) for n in re.search(r"stopped after step (\d+) of 30; the cancel arrived after "
