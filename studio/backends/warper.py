@@ -99,10 +99,18 @@ def frame_shape(pixel_format: str, width: int, height: int) -> tuple[int, ...]:
     return (height, width, 3) if pixel_format == RGB24 else (height * 3 // 2, width)
 
 
+MAX_KEY = 2
+"""Magnified frames use levels at most 2**(2/4) * 2 = 2.8x the picture's size: past that a larger
+level is no more faithful (benchmarks: against a supersampled Lanczos reference a picture
+magnified 1-1.6x scores 46.06 dB capped vs 45.96 with a level per quarter octave, 2-3.2x 45.46 vs
+45.23, jitter unchanged within 0.005 px) and costs more levels, each bigger (a zoom into a small
+picture: 4 levels -> 1)."""
+
+
 def level_key(density: float) -> int:
     """Quarter-octave index of the band-limiting factor for a frame showing ``density`` picture
-    pixels per output pixel."""
-    return int(round(-LEVEL_STEPS_PER_OCTAVE * math.log2(max(density, 1e-6))))
+    pixels per output pixel (capped at MAX_KEY for magnified frames)."""
+    return min(MAX_KEY, int(round(-LEVEL_STEPS_PER_OCTAVE * math.log2(max(density, 1e-6)))))
 
 
 def _level_size(width: int, height: int, key: int) -> tuple[int, int]:
