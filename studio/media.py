@@ -288,9 +288,10 @@ def write_video_stream(
     """Encode frames as they are produced (no whole clip in memory); atomic like write_video.
 
     Frames are (H, W, 3) RGB, converted here (studio.yuv), or with ``pixel_format`` "yuv420p"
-    (H * 3 / 2, W) plane stacks that go to ffmpeg as they are. Returns the number of frames written. The temp name is unique per thread, so two writers
-    of the same target each produce a whole file and the last rename wins. ``audio`` becomes
-    the second stream (the video stays stream 0, so takes still join by stream copy).
+    (H * 3 / 2, W) plane stacks that go to ffmpeg as they are. Returns the number of frames
+    written. The temp name is unique per thread, so two writers of the same target each produce
+    a whole file and the last rename wins. ``audio`` becomes the second stream (the video stays
+    stream 0, so takes still join by stream copy).
     """
     if width % 2 or height % 2:
         raise MediaError(f"{path.name}: H.264 needs an even size, got {width}x{height}")

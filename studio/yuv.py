@@ -12,6 +12,9 @@ which aliases colour edges and costs the encoder more bits.
 frame a continuity shot starts on): each chroma sample is repeated over its 2x2 block, so
 converting back averages it to itself, and the planes survive the round trip (about 0.02 of 255
 in luma) where a decoder's smoother RGB loses about 1 of 255 each time.
+
+:func:`luma` and :func:`chroma` give a picture's planes at its own size (premultiplied for a
+layer) for the animatic, which warps them straight into a take's frames (studio.backends.warper).
 """
 
 from __future__ import annotations
