@@ -4,6 +4,7 @@ served for the browser tests."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import shutil
 import socket
 from pathlib import Path
@@ -37,6 +38,20 @@ def served(project: Project, home: Path) -> Iterator[str]:
     finally:
         demo.close()
         services.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before each test: collect the garbage the tests before it left, then freeze what is alive.
+
+    Why: by the end of a session this process holds about 1.9 million objects (torch, diffusers,
+    transformers, Gradio apps), and each of the collector's full passes walked all of them: 88 passes
+    took 64 s of one run, 12 s with this (image_keyframes alone 40 s -> 6 s). Frozen objects are
+    skipped by those passes and still freed by reference counting; only a cycle that was alive when a
+    test began and dies later stays in memory (the suite ended at 1.35 GB, 1.50 GB without freezing).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)
