@@ -9,6 +9,10 @@ where a real one comes from, so the backend's real handling turns it into ``OutO
 Slow steps: while the file named by ``$PREVIZ_TEST_SLOW_FLAG`` exists, every denoising step takes
 half a second more, so a test can see a job running on its worker (a tiny model's job otherwise
 ends between two of the head's polls) and kill the worker in the middle of it.
+
+Slow jobs: while the file named by ``$PREVIZ_TEST_SLOW_JOB_FLAG`` exists, every job (any backend,
+the animatic too) waits three seconds on its worker before it makes its clip, so a page that
+refreshes every 1.5 s surely shows it running (a short animatic otherwise can end between two).
 """
 
 from __future__ import annotations
@@ -19,11 +23,15 @@ from typing import Any
 
 FLAG = "PREVIZ_TEST_OOM_FLAG"
 SLOW_FLAG = "PREVIZ_TEST_SLOW_FLAG"
+SLOW_JOB_FLAG = "PREVIZ_TEST_SLOW_JOB_FLAG"
 STEP_SECONDS = 0.5
+JOB_SECONDS = 3.0
 
 
 def install() -> None:
-    flag, slow = os.environ.get(FLAG), os.environ.get(SLOW_FLAG)
+    flag, slow, slow_job = os.environ.get(FLAG), os.environ.get(SLOW_FLAG), os.environ.get(SLOW_JOB_FLAG)
+    if slow_job:
+        _slow_jobs(Path(slow_job))
     if not flag and not slow:
         return
     from studio.backends import diffusers_common
@@ -38,6 +46,22 @@ def install() -> None:
         return original(self, pipe, *args, **kwargs)
 
     diffusers_common.DiffusersBackend._run = run
+
+
+def _slow_jobs(flag: Path) -> None:
+    """Every job waits JOB_SECONDS before making its clip while ``flag`` exists."""
+    import time
+
+    from studio.services import farm_worker
+
+    original = farm_worker._encode
+
+    def encode(*args: Any, **kwargs: Any) -> Any:
+        if flag.exists():
+            time.sleep(JOB_SECONDS)
+        return original(*args, **kwargs)
+
+    farm_worker._encode = encode
 
 
 class _OutOfMemoryPipe:

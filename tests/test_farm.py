@@ -28,7 +28,7 @@ ray = pytest.importorskip("ray", reason="the farm tests need Ray: pip install -e
 
 import tiny_pipelines as tiny
 from conftest import free_port
-from farm_faults import FLAG, SLOW_FLAG
+from farm_faults import FLAG, SLOW_FLAG, SLOW_JOB_FLAG
 
 from studio.backends.base import GenerationCancelled
 from studio.board import Board, CameraMove, Shot
@@ -56,7 +56,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     flag = tmp_path_factory.mktemp("faults") / "oom"
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
              configure_logging=False,
-             runtime_env={"env_vars": {FLAG: str(flag), SLOW_FLAG: str(flag.with_name("slow")), "HF_HUB_OFFLINE": "1",
+             runtime_env={"env_vars": {FLAG: str(flag), SLOW_FLAG: str(flag.with_name("slow")),
+                                       SLOW_JOB_FLAG: str(flag.with_name("slow-job")), "HF_HUB_OFFLINE": "1",
                                        "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))},
                           "worker_process_setup_hook": "farm_faults.install"})
     try:
@@ -247,9 +248,11 @@ def test_the_farm_tab_shows_the_workers_their_model_and_the_running_job(cluster,
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing")
     playwright_api = pytest.importorskip("playwright.sync_api")
+    _, flag = cluster
+    slow_job = flag.with_name("slow-job")  # every job waits 3 s on its worker: two refreshes of the Farm tab
     home = tmp_path / "home"
     project = Project.create(tmp_path / "film", Board(width=320, height=192, shots=(
-        Shot(id="long", title="Long pan", duration=960, camera=(CameraMove("pan_left", 0.5),)),
+        Shot(id="pan", title="Slow pan", duration=48, camera=(CameraMove("pan_left", 0.5),)),
         Shot(id="short", title="Short", duration=12))))
     services, demo, url = start(ServeOptions(project=project.root, port=free_port(), home=home, cluster="ray",
                                              farm_workers=2), quiet=True)
@@ -269,14 +272,18 @@ def test_the_farm_tab_shows_the_workers_their_model_and_the_running_job(cluster,
                 assert pids == set(services.farm.pids().values())
                 page.get_by_role("tab", name="Board", exact=True).click()
                 page.wait_for_function("!document.querySelector('#render-missing').disabled")
-                page.click("#render-missing")
-                wait_for(lambda: len(services.jobs.jobs()) == 2, what="the two renders queued")
-                page.get_by_role("tab", name="Farm", exact=True).click()
-                busy = page.locator(".farm-worker[data-state=busy] .farm-job", has_text="Long pan")
-                busy.first.wait_for(timeout=180_000)
-                page.screenshot(path="/tmp/farm-panel.png")
-                wait_for(lambda: all(s.chosen_take for s in Project.open(project.root).load().shots), timeout=180,
-                         what="both shots rendered on the farm")
+                slow_job.touch()
+                try:
+                    page.click("#render-missing")
+                    wait_for(lambda: len(services.jobs.jobs()) == 2, what="the two renders queued")
+                    page.get_by_role("tab", name="Farm", exact=True).click()
+                    busy = page.locator(".farm-worker[data-state=busy] .farm-job", has_text="Slow pan")
+                    busy.first.wait_for(timeout=180_000)
+                    page.screenshot(path="/tmp/farm-panel.png")
+                    wait_for(lambda: all(s.chosen_take for s in Project.open(project.root).load().shots), timeout=180,
+                             what="both shots rendered on the farm")
+                finally:
+                    slow_job.unlink(missing_ok=True)
                 page.wait_for_function("[...document.querySelectorAll('.farm-model')].some(c => c.innerText === 'animatic')")
                 page.wait_for_function("document.querySelectorAll('.farm-worker[data-state=busy]').length === 0")
                 assert all(s.chosen_take.startswith("tk_") and len(s.takes) == 1
