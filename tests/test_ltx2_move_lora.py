@@ -28,18 +28,13 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
     root = tmp_path_factory.mktemp("tiny")
     pipeline = tiny_av.build_ltx2(root / "ltx2")
-    transformer = LTX2VideoTransformer3DModel.from_pretrained(pipeline, subfolder="transformer")
-    torch.manual_seed(1)
-    transformer.add_adapter(LoraConfig(r=2, lora_alpha=2, target_modules=["to_q", "to_k", "to_v"],
-                                       init_lora_weights=False))
-    LTX2Pipeline.save_lora_weights(root / "jib-up", transformer_lora_layers=get_peft_model_state_dict(transformer),
-                                   weight_name="jib.safetensors")
-    transformer = LTX2VideoTransformer3DModel.from_pretrained(pipeline, subfolder="transformer")
-    torch.manual_seed(2)
-    transformer.add_adapter(LoraConfig(r=2, lora_alpha=2, target_modules=["to_q", "to_k", "to_v"],
-                                       init_lora_weights=False))
-    LTX2Pipeline.save_lora_weights(root / "style", transformer_lora_layers=get_peft_model_state_dict(transformer),
-                                   weight_name="style.safetensors")
+    for seed, folder, weights in ((1, "jib-up", "jib.safetensors"), (2, "style", "style.safetensors")):
+        transformer = LTX2VideoTransformer3DModel.from_pretrained(pipeline, subfolder="transformer")
+        torch.manual_seed(seed)
+        transformer.add_adapter(LoraConfig(r=2, lora_alpha=2, target_modules=["to_q", "to_k", "to_v"],
+                                           init_lora_weights=False))
+        LTX2Pipeline.save_lora_weights(root / folder, transformer_lora_layers=get_peft_model_state_dict(transformer),
+                                       weight_name=weights)
     return pipeline, root / "jib-up", root / "style" / "style.safetensors"
 
 
